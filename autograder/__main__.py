@@ -1,0 +1,64 @@
+"""`python -m autograder` (also `chainrule-grade`): the instructor's command line.
+
+Each subcommand lives in its own module, autograder/cmd_<name>.py, which defines
+`add_arguments(parser)` and `run(args) -> int`. Errors the user can fix print one line and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from autograder.course import CourseError
+
+SUBCOMMANDS = {
+    "release": "student copies of the assignments (no solutions, no hidden tests)",
+    "collect": "take submissions from a folder or an LMS zip into submitted/",
+    "grade": "grade submissions in parallel, in a sandbox; verdicts decided outside the student's kernel",
+    "feedback": "one HTML page per student and assignment",
+    "export": "grades as CSV (or Canvas CSV)",
+    "report": "HTML class report: score distributions, most frequent mistakes, ungraded submissions",
+    "verify": "prove the tests are strong: solution = full marks, blank = 0, known mistakes lose points",
+    "sample": "generate a sample class of submissions of varied quality (for demos and tests)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    parser.add_argument("--course", default=None, help="course folder (default: ./course, or . if it holds nbgrader_config.py)")
+    parser.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite <course>/gradebook.db)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        # --course/--db are accepted after the subcommand too.
+        p.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        try:
+            module = importlib.import_module(f"autograder.cmd_{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"autograder.cmd_{name}":
+                raise
+            p.set_defaults(_missing=name)
+            continue
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "_missing", None):
+        print(f"error: '{args._missing}' is not available in this version", file=sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
