@@ -1,0 +1,268 @@
+"""`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided in this process.
+
+Per assignment: the source notebooks run once (reference answers at probes drawn now from a secret
+seed); each submission runs in its own sandbox (N at a time); its answers are judged here, and the
+verdict is written at once (our tables + nbgrader's gradebook + autograded/<student>/<a>/).
+Ctrl-C / SIGTERM kill the sandboxes, keep finished verdicts and exit 130; a rerun grades the rest.
+Exit 0 even when some submissions are ungraded (they are listed), 2 on usage/course errors.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+
+from autograder import sandbox
+from autograder.course import Course, CourseError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes")
+    parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook (s)")
+    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell (s)")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook")
+    parser.add_argument("--force", action="store_true", help="regrade those already graded")
+    parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
+
+
+def run(args) -> int:
+    if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 64:
+        print("error: --jobs must be >= 1, timeouts > 0 and --memory >= 64", file=sys.stderr)
+        return 2
+    course = Course.open(args.course, args.db)
+    names = course.resolve_assignments(args.assignments)
+    limits = sandbox.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
+    return Grader(course, limits, jobs=args.jobs).run(names, force=args.force, students=args.student)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class Grader:
+    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None):
+        from autograder.results import ResultsStore
+
+        self.course = course
+        self.limits = limits
+        self.jobs = jobs
+        self.out = out or sys.stderr
+        self.store = ResultsStore(course.gradebook_url)
+        self.protect = [course.root]
+        db = course.gradebook_url
+        if db.startswith("sqlite:///"):
+            self.protect.append(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
+        self.summary: list[tuple[str, str, str, str | None]] = []   # (assignment, student, status, reason)
+
+    # -- what to grade ---------------------------------------------------------------------------
+    def todo(self, names: list[str], force: bool, students: list[str]) -> list[tuple[str, str]]:
+        graded = set() if force else self.store.graded_keys()
+        known = self.course.students()
+        unknown = [s for s in students if s not in known]
+        if unknown:
+            who = ", ".join(unknown)
+            raise CourseError(f"no submissions for student(s) {who} in {self.course.submitted}")
+        out = []
+        for a in names:
+            for s in known:
+                if students and s not in students:
+                    continue
+                if (self.course.submitted / s / a).is_dir() and (a, s) not in graded:
+                    out.append((a, s))
+        return out
+
+    def run(self, names: list[str], force: bool = False, students: list[str] = ()) -> int:
+        todo = self.todo(names, force, list(students))
+        if not todo:
+            print("nothing to grade (use --force to regrade)", file=self.out)
+            return 0
+        old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+        try:
+            self._grade(todo)
+        except (KeyboardInterrupt, _Interrupted):
+            sandbox.kill_all()
+            kept = len(self.summary)
+            print(f"\ninterrupted: {kept} verdict(s) kept; rerun to grade the rest", file=self.out)
+            return 130
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        self._print_summary()
+        return 0
+
+    # -- grading -----------------------------------------------------------------------------------
+    def _grade(self, todo: list[tuple[str, str]]) -> None:
+        from autograder.grading import GradingError, build_reference, load_plan
+        from autograder.notebooks import NotebookError
+        from autograder.progress import Progress
+        from autograder.spec import SpecError
+
+        plans, refs = {}, {}
+        for a in sorted({a for a, _ in todo}):
+            self._ensure_released(a)
+            try:
+                plans[a] = load_plan(self.course, a)
+            except (SpecError, NotebookError) as exc:
+                raise CourseError(str(exc)) from None
+            t0 = time.time()
+            try:
+                refs[a] = build_reference(plans[a], limits=self.limits, protect=self.protect)
+            except GradingError as exc:
+                raise CourseError(str(exc)) from None
+            print(f"{a}: reference answers computed in {time.time() - t0:.1f} s", file=self.out)
+        progress = Progress(len(todo), self.out)
+        pool = ThreadPoolExecutor(max_workers=self.jobs)
+        try:
+            pending = {}
+            for a, s in todo:
+                pending[pool.submit(self._run_submission, plans[a], refs[a], s)] = (a, s)
+            while pending:
+                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    a, s = pending.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except Exception as exc:  # a bug or an OS failure: this submission only
+                        outcome = {"notebooks": {}, "duration": 0.0,
+                                   "ungraded": f"grader error: {type(exc).__name__}: {exc}"[:300]}
+                    label = self._record(plans[a], refs[a], s, outcome)
+                    progress.advance(label)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            sandbox.kill_all()
+            raise
+        finally:
+            progress.close()
+        pool.shutdown(wait=True)
+
+    def _ensure_released(self, a: str) -> None:
+        from autograder.cmd_release import release
+
+        sources = self.course.source_notebooks(a)
+        missing = any(not (self.course.release / a / p.name).is_file() for p in sources)
+        if missing or not self._in_gradebook(a):
+            leaks = release(self.course, a)
+            if leaks:
+                raise CourseError(f"{a}: the student copy leaks ({leaks[0]}); fix the source, release again")
+
+    def _in_gradebook(self, a: str) -> bool:
+        from autograder.nbgrader_api import gradebook
+
+        try:
+            with gradebook(self.course) as gb:
+                gb.find_assignment(a)
+            return True
+        except Exception:
+            return False
+
+    def _run_submission(self, plan, ref, student: str) -> dict:
+        """In a worker thread: parse and run every notebook of one submission (no judging)."""
+        from autograder.grading import run_student, student_job
+        from autograder.notebooks import NotebookError, read_notebook
+
+        folder = self.course.submitted / student / plan.name
+        out = {"notebooks": {}, "ungraded": None, "duration": 0.0}
+        for nb in plan.notebooks:
+            path = folder / f"{nb.stem}.ipynb"
+            if not path.is_file():
+                out["notebooks"][nb.stem] = None
+                continue
+            try:
+                submitted = read_notebook(path)
+            except NotebookError as exc:
+                out["ungraded"] = f"not a valid notebook ({exc})"
+                return out
+            job = student_job(nb, ref[nb.stem], submitted)
+            result = run_student(job, limits=self.limits, protect=self.protect)
+            out["duration"] += result.duration
+            if result.ungraded:
+                out["ungraded"] = result.ungraded
+                return out
+            out["notebooks"][nb.stem] = (job, result)
+        if all(v is None for v in out["notebooks"].values()):
+            out["ungraded"] = "no notebook of the assignment was submitted"
+        return out
+
+    def _record(self, plan, ref, student: str, outcome: dict) -> str:
+        """In the main thread: judge, write the verdict (all stores) and the autograded notebook."""
+        from autograder.grading import judge_notebook
+        from autograder.nbgradebook import record_nbgrader
+        from autograder.notebooks import write_notebook
+        from autograder.results import ResultRow, SubmissionRow
+
+        a = plan.name
+        folder = self.course.submitted / student / a
+        ts_file = folder / "timestamp.txt"
+        timestamp = ts_file.read_text(errors="replace").strip()[:64] if ts_file.is_file() else None
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        verdicts = {}
+        if not outcome["ungraded"]:
+            try:
+                for nb in plan.notebooks:
+                    pair = outcome["notebooks"].get(nb.stem)
+                    if pair is not None:
+                        verdicts[nb.stem] = judge_notebook(pair[0], ref[nb.stem], pair[1])
+            except Exception as exc:  # never let one submission stop the batch
+                outcome["ungraded"] = f"grader error while judging: {type(exc).__name__}: {exc}"[:300]
+        if outcome["ungraded"]:
+            record_nbgrader(self.course, a, student, None, timestamp)
+            self.store.record(SubmissionRow(a, student, "ungraded", outcome["ungraded"], None,
+                                            plan.max_points, now, outcome["duration"], timestamp), [])
+            self.summary.append((a, student, "ungraded", outcome["ungraded"]))
+            return f"{a}/{student}: ungraded ({outcome['ungraded']})"
+        rows, auto = [], {}
+        for nb in plan.notebooks:
+            pair = outcome["notebooks"].get(nb.stem)
+            if pair is None:
+                for ex in nb.exercises:
+                    auto[ex.grade_id] = 0.0
+                    rows.append(ResultRow(a, student, nb.stem, ex.grade_id, "auto", 0.0, ex.points, "missing",
+                                          f"{nb.stem}.ipynb was not submitted.", {}))
+                continue
+            job, result = pair
+            for ex in nb.exercises:
+                v = verdicts[nb.stem][ex.grade_id]
+                score = round(v.credit * ex.points, 6)
+                auto[ex.grade_id] = score
+                detail = dict(v.detail, cell=job.assembled.test_cells.get(ex.grade_id),
+                              run=[round(result.started, 3), round(result.ended, 3)])
+                if result.tampered:
+                    detail["tampered_lines"] = result.tampered
+                rows.append(ResultRow(a, student, nb.stem, ex.grade_id, "auto", score, ex.points, v.mistake,
+                                      v.message, detail))
+            out_dir = self.course.autograded / student / a
+            write_notebook(job.assembled.notebook, out_dir / f"{nb.stem}.ipynb")
+            if (folder / "timestamp.txt").is_file():
+                shutil.copy2(folder / "timestamp.txt", out_dir / "timestamp.txt")
+        manual = record_nbgrader(self.course, a, student, auto, timestamp)
+        for nb in plan.notebooks:
+            for m in nb.manual:
+                rows.append(ResultRow(a, student, nb.stem, m.grade_id, "manual", manual.get(m.grade_id),
+                                      m.points, None, None, {}))
+        score = sum(r.score for r in rows if r.score is not None)
+        self.store.record(SubmissionRow(a, student, "graded", None, score, plan.max_points, now,
+                                        outcome["duration"], timestamp), rows)
+        self.summary.append((a, student, "graded", None))
+        return f"{a}/{student}: {score:g}/{plan.max_points:g}"
+
+    def _print_summary(self) -> None:
+        graded = [x for x in self.summary if x[2] == "graded"]
+        ungraded = [x for x in self.summary if x[2] == "ungraded"]
+        print(f"graded {len(graded)}, ungraded {len(ungraded)}", file=self.out)
+        for a, s, _, reason in ungraded:
+            print(f"  ungraded {a}/{s}: {reason}", file=self.out)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()

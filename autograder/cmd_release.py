@@ -1,0 +1,49 @@
+"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks."""
+from __future__ import annotations
+
+import shutil
+import sys
+
+from autograder.course import Course, CourseError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    parser.add_argument("--quiet", action="store_true", help="print only problems")
+
+
+def release(course: Course, assignment: str) -> list[str]:
+    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any)."""
+    from autograder import nbgrader_api
+    from autograder.leaks import find_leaks
+    from autograder.notebooks import read_notebook
+
+    result = nbgrader_api.api(course).generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        err = (result.get("error") or result.get("log") or "unknown error").strip().splitlines()
+        raise CourseError(f"{assignment}: nbgrader generate_assignment failed: {err[-1] if err else '?'}")
+    leaks = []
+    for src in course.source_notebooks(assignment):
+        rel = course.release / assignment / src.name
+        if not rel.is_file():
+            leaks.append(f"{src.name}: no student copy was written")
+            continue
+        leaks += [f"{src.name}: {x}" for x in find_leaks(read_notebook(src), read_notebook(rel))]
+    if leaks:
+        shutil.rmtree(course.release / assignment, ignore_errors=True)
+    return leaks
+
+
+def run(args) -> int:
+    course = Course.open(args.course, args.db)
+    status = 0
+    for a in course.resolve_assignments(args.assignments):
+        leaks = release(course, a)
+        if leaks:
+            status = 1
+            print(f"{a}: LEAK in the student copy (deleted):", file=sys.stderr)
+            for leak in leaks:
+                print(f"  {leak}", file=sys.stderr)
+        elif not args.quiet:
+            print(f"{a}: released to {course.release / a}")
+    return status

@@ -1,0 +1,193 @@
+"""Grading one assignment: the reference run of the source, student runs, verdicts (shared by grade/verify).
+
+1. `load_plan`: the exercises of every notebook of the assignment (source) and the released copies.
+2. `build_reference`: run the SOURCE notebooks in the sandbox with probes drawn now from a secret
+   seed; record the reference answer and every catalogued wrong answer at the same probes.
+3. `student_job`: assemble a submitted notebook (released locked cells put back) into runner steps;
+   `sandbox.run` executes it; `judge_notebook` decides every exercise in this process.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import sandbox
+from autograder.assemble import Assembled, assemble, assemble_source, steps_for
+from autograder.forbidden import answer_taint, taint
+from autograder.judge import Verdict, judge
+from autograder.notebooks import nbformat, read_notebook
+from autograder.probes import draw_probes, secret_rng
+from autograder.spec import Exercise, ManualCell, load_exercises, load_manual_cells
+from autograder.wire import encode_args
+
+
+class GradingError(Exception):
+    """The assignment itself cannot be graded (its source fails); one line."""
+
+
+@dataclass
+class NotebookPlan:
+    stem: str
+    source_path: Path
+    source_nb: nbformat.NotebookNode
+    release_nb: nbformat.NotebookNode
+    exercises: list[Exercise]
+    manual: list[ManualCell]
+    source_files: list[Path]
+    release_files: list[Path]
+
+    @property
+    def auto_points(self) -> float:
+        return sum(ex.points for ex in self.exercises)
+
+    @property
+    def max_points(self) -> float:
+        return self.auto_points + sum(m.points for m in self.manual)
+
+
+@dataclass
+class AssignmentPlan:
+    name: str
+    notebooks: list[NotebookPlan]
+
+    @property
+    def max_points(self) -> float:
+        return sum(nb.max_points for nb in self.notebooks)
+
+
+@dataclass
+class NotebookReference:
+    entries: dict                          # grade_id -> {"probes", "expected", "wrong": [...]}
+    cell_errors: dict = field(default_factory=dict)
+    duration: float = 0.0
+
+
+def load_plan(course, assignment: str) -> AssignmentPlan:
+    """The plan of `assignment`; needs its released copy (run `release` first)."""
+    from autograder.course import CourseError
+
+    notebooks = []
+    for src in course.source_notebooks(assignment):
+        rel = course.release / assignment / src.name
+        if not rel.is_file():
+            raise CourseError(f"{assignment}: no released copy {rel}; run `release {assignment}` first")
+        notebooks.append(NotebookPlan(
+            stem=src.stem, source_path=src, source_nb=read_notebook(src), release_nb=read_notebook(rel),
+            exercises=load_exercises(src), manual=load_manual_cells(src),
+            source_files=_extra_files(src.parent), release_files=_extra_files(rel.parent),
+        ))
+    if not notebooks:
+        raise CourseError(f"{assignment}: no source notebook")
+    return AssignmentPlan(assignment, notebooks)
+
+
+def _extra_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix != ".ipynb" and not p.name.startswith(".")
+                  and p.name not in ("__pycache__", "timestamp.txt"))
+
+
+def _payload(ex: Exercise, probes: dict, wrong: bool) -> dict:
+    p = {"grade_id": ex.grade_id, "kind": ex.kind, "answer": ex.answer, "hand": ex.hand, "target": ex.target}
+    if ex.kind == "function":
+        p["probes"] = probes[ex.grade_id]
+    if wrong:
+        p["wrong_codes"] = [w.code for w in ex.wrong]
+    return p
+
+
+def build_reference(plan: AssignmentPlan, *, limits: sandbox.Limits, protect: list,
+                    rng=None) -> dict[str, NotebookReference]:
+    """Reference answers of every exercise at probes drawn now (secret seed unless `rng` given)."""
+    rng = rng or secret_rng()
+    refs = {}
+    for nb in plan.notebooks:
+        probes = {ex.grade_id: [encode_args(args) for args in draw_probes(ex, rng)]
+                  for ex in nb.exercises if ex.kind == "function"}
+        asm = assemble_source(nb.source_nb)
+        steps = steps_for(asm, nb.exercises, lambda ex, probes=probes: _payload(ex, probes, wrong=True))
+        run = sandbox.run(steps, limits=limits, files=nb.source_files, protect=protect, tripwire=False)
+        if run.ungraded:
+            raise GradingError(f"{plan.name}/{nb.stem}: the source notebook cannot be graded: {run.ungraded}")
+        entries = {}
+        for ex in nb.exercises:
+            entries[ex.grade_id] = {
+                "probes": probes.get(ex.grade_id),
+                "expected": run.answers.get((ex.grade_id, None)),
+                "wrong": [run.answers.get((ex.grade_id, k)) for k in range(len(ex.wrong))],
+            }
+        refs[nb.stem] = NotebookReference(entries, dict(run.cell_errors), run.duration)
+    return refs
+
+
+@dataclass
+class StudentJob:
+    notebook: NotebookPlan
+    assembled: Assembled
+    steps: list
+
+
+def student_job(nb: NotebookPlan, ref: NotebookReference, submitted) -> StudentJob:
+    """Runner steps for a submitted notebook (an nbformat notebook)."""
+    asm = assemble(submitted, nb.release_nb)
+    probes = {gid: e["probes"] for gid, e in ref.entries.items()}
+    steps = steps_for(asm, nb.exercises, lambda ex: _payload(ex, probes, wrong=False))
+    return StudentJob(nb, asm, steps)
+
+
+def run_student(job: StudentJob, *, limits: sandbox.Limits, protect: list) -> sandbox.RunResult:
+    return sandbox.run(job.steps, limits=limits, files=job.notebook.release_files, protect=protect)
+
+
+def forbidden_reasons(asm: Assembled, exercises: list[Exercise]) -> dict[str, str]:
+    """grade_id -> why a hand exercise's answer depends on a forbidden routine (absent when clean).
+
+    Only what the answer can reach counts: a scratch cell that calls `sp.diff` taints the names it
+    binds, and an answer that reads one of them (transitively) is tainted; an answer cell that uses a
+    forbidden name itself is tainted; a cell that can bind anything (eval, globals, setattr, ...)
+    taints every hand exercise."""
+    cells = [(n, src) for n, src, student, _ in asm.code_cells if student]
+    dirty, everything = taint(cells)
+    if not dirty:
+        return {}
+    student_numbers = {n for n, _ in cells}
+    reasons = {}
+    for ex in exercises:
+        if not ex.hand:
+            continue
+        answer_cells = [n for n, _, _, gid in asm.code_cells if gid == ex.answer_cell and n in student_numbers]
+        why = answer_taint(answer_cells, ex.answer, cells, dirty, everything)
+        if why:
+            reasons[ex.grade_id] = why
+    return reasons
+
+
+def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:
+    """grade_id -> Verdict for every exercise of the notebook (run already finished, not ungraded)."""
+    tainted = forbidden_reasons(job.assembled, job.notebook.exercises)
+    verdicts = {}
+    for ex in job.notebook.exercises:
+        cell = job.assembled.test_cells.get(ex.grade_id)
+        answer = run.answers.get((ex.grade_id, None))
+        if ex.grade_id in tainted:
+            verdicts[ex.grade_id] = Verdict(0.0, "forbidden", (
+                f"This exercise is a hand derivation, but your answer depends on a differentiation routine: "
+                f"{tainted[ex.grade_id]}. Answers that call one (or hide one) score 0."),
+                {"reason": tainted[ex.grade_id]})
+            continue
+        if answer is None and run.stopped_at is not None:
+            verdicts[ex.grade_id] = Verdict(0.0, "stopped", f"The notebook stopped at cell {run.stopped_at}, "
+                                                            "before this exercise was reached.",
+                                            {"cell": run.stopped_at})
+            continue
+        v = judge(ex, ref.entries[ex.grade_id], answer)
+        if v.mistake in ("missing", "error") and cell is not None:
+            errs = {c: e for c, e in run.cell_errors.items() if isinstance(c, int) and c < cell}
+            cells = job.assembled.code_cells
+            answer_cell = next((n for n, _, _, gid in cells if gid == ex.answer_cell), None)
+            if answer_cell in errs and errs[answer_cell].startswith("NotImplementedError"):
+                v = Verdict(0.0, "unanswered", f"Not answered yet: your answer cell (cell {answer_cell}) "
+                                               "still raises NotImplementedError.", v.detail)
+            elif answer_cell in errs:
+                v.message += f" (your answer cell, cell {answer_cell}, raised {errs[answer_cell][:150]})"
+        verdicts[ex.grade_id] = v
+    return verdicts

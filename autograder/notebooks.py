@@ -1,0 +1,126 @@
+"""Reading notebooks and swapping answer cells (nbformat v4 objects; inputs are never modified)."""
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+# jsonschema (under nbformat) imports the optional `rfc3987_syntax` format checker, which builds a
+# grammar at import time (seconds); notebook schemas never use it, so it is skipped.
+sys.modules.setdefault("rfc3987_syntax", None)
+import nbformat  # noqa: E402
+
+from autograder.spec import nbgrader_meta  # noqa: E402
+
+MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+
+
+class NotebookError(ValueError):
+    """A file that cannot be used as a notebook; the message is one line saying why."""
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    """The notebook at `path` as nbformat v4; NotebookError for a missing file, bad JSON or not a notebook."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise NotebookError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotebookError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NotebookError(f"{path.name}: cannot read ({_one_line(exc)})") from None
+    return parse_notebook(text, path.name)
+
+
+def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """Parse notebook JSON text (see read_notebook)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise NotebookError(f"{name}: not valid JSON ({_one_line(exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "nbformat" not in data:
+        raise NotebookError(f"{name}: not a notebook (no 'cells' list / 'nbformat' field)")
+    try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
+    except Exception as exc:  # nbformat raises a variety of errors on odd documents
+        raise NotebookError(f"{name}: not a notebook ({_one_line(exc)})") from None
+    for i, cell in enumerate(nb.cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise NotebookError(f"{name}: cell {i} is not a notebook cell")
+        src = cell.get("source", "")
+        if isinstance(src, list):
+            src = "".join(s for s in src if isinstance(s, str))
+        if not isinstance(src, str):
+            raise NotebookError(f"{name}: cell {i} has a source that is not text")
+        cell["source"] = src
+        if not isinstance(cell.get("metadata", {}), dict):
+            cell["metadata"] = nbformat.NotebookNode()
+    return nb
+
+
+def grade_id(cell) -> str | None:
+    gid = nbgrader_meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
+
+
+def cell_by_grade_id(nb, grade_id_: str):
+    """The first cell whose nbgrader grade_id is `grade_id_`, or None."""
+    for cell in nb.cells:
+        if grade_id(cell) == grade_id_:
+            return cell
+    return None
+
+
+def with_answers(nb, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of `nb` whose answer cells (by grade_id) have the given sources (whole cells replaced).
+
+    Raises KeyError naming an answer cell id that the notebook does not have.
+    """
+    out = copy.deepcopy(nb)
+    missing = set(answers)
+    for cell in out.cells:
+        gid = grade_id(cell)
+        if gid in answers:
+            cell.source = answers[gid]
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+            missing.discard(gid)
+    if missing:
+        raise KeyError(f"no answer cell with grade_id {', '.join(sorted(missing))}")
+    return out
+
+
+def solution_sources(source_nb) -> dict[str, str]:
+    """{answer cell grade_id: source} for every solution cell of the source notebook (code and markdown)."""
+    return {
+        grade_id(c): c.source
+        for c in source_nb.cells
+        if nbgrader_meta(c).get("solution") and grade_id(c) is not None
+    }
+
+
+def strip_outputs(nb) -> nbformat.NotebookNode:
+    """A copy of `nb` with no outputs and no execution counts."""
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return out
+
+
+def write_notebook(nb, path) -> None:
+    """Write `nb` atomically (a temp file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    nbformat.write(nb, str(tmp))
+    tmp.replace(path)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]

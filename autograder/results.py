@@ -1,0 +1,148 @@
+"""Our verdicts, stored next to nbgrader's tables in the gradebook database (SQLAlchemy Core).
+
+Two tables, created on demand: `chainrule_submission` (one row per assignment and student: graded or
+ungraded and why) and `chainrule_result` (one row per exercise or manual cell: score, the diagnosed
+mistake and the student-facing message). Works with any SQLAlchemy URL (sqlite by default).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+_META = sa.MetaData()
+
+SUBMISSIONS = sa.Table(
+    "chainrule_submission",
+    _META,
+    sa.Column("assignment", sa.String(128), primary_key=True),
+    sa.Column("student", sa.String(128), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("max_score", sa.Float, nullable=False),
+    sa.Column("graded_at", sa.String(40), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    sa.Column("timestamp", sa.String(64), nullable=True),
+)
+
+RESULTS = sa.Table(
+    "chainrule_result",
+    _META,
+    sa.Column("assignment", sa.String(128), primary_key=True),
+    sa.Column("student", sa.String(128), primary_key=True),
+    sa.Column("notebook", sa.String(128), primary_key=True),
+    sa.Column("grade_id", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("score", sa.Float, nullable=True),
+    sa.Column("max_score", sa.Float, nullable=False),
+    sa.Column("mistake", sa.String(128), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+)
+
+
+def _create_nbgrader_tables(db_url: str) -> None:
+    try:
+        from autograder.nbgrader_api import _alembic_on_path
+
+        _alembic_on_path()
+        from nbgrader.api import Gradebook
+    except ImportError:  # nbgrader is optional for reading and writing our own tables
+        return
+    Gradebook(db_url).close()
+
+
+@dataclass
+class SubmissionRow:
+    assignment: str
+    student: str
+    status: str                  # "graded" | "ungraded"
+    reason: str | None
+    score: float | None
+    max_score: float
+    graded_at: str               # ISO 8601, UTC
+    duration_s: float | None
+    timestamp: str | None        # the submission's timestamp.txt, if any
+
+
+@dataclass
+class ResultRow:
+    assignment: str
+    student: str
+    notebook: str
+    grade_id: str
+    kind: str                    # "auto" | "manual"
+    score: float | None          # None for a manual cell until hand-graded
+    max_score: float
+    mistake: str | None          # diagnosis kind or catalogue id; None when correct
+    message: str | None          # student-facing
+    detail: dict = field(default_factory=dict)
+
+
+class ResultsStore:
+    """Read and write verdicts; tables are created on first use."""
+
+    def __init__(self, db_url: str):
+        self.db_url = db_url
+        kwargs = {"connect_args": {"timeout": 60}} if db_url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(db_url, **kwargs)
+        if not sa.inspect(self.engine).get_table_names():
+            _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
+        _META.create_all(self.engine)
+
+    def record(self, submission: SubmissionRow, results: list[ResultRow]) -> None:
+        """Replace the verdict of (assignment, student) by this one, in one transaction."""
+        key = (submission.assignment, submission.student)
+        for r in results:
+            if (r.assignment, r.student) != key:
+                raise ValueError(f"result {r.grade_id} belongs to {r.assignment}/{r.student}, not {key}")
+        with self.engine.begin() as conn:
+            for table in (RESULTS, SUBMISSIONS):
+                conn.execute(sa.delete(table).where(table.c.assignment == key[0], table.c.student == key[1]))
+            conn.execute(sa.insert(SUBMISSIONS), [vars(submission)])
+            if results:
+                rows = []
+                for i, r in enumerate(results):
+                    row = dict(vars(r))
+                    row["detail"] = json.dumps(r.detail, default=str)
+                    row["position"] = i
+                    rows.append(row)
+                conn.execute(sa.insert(RESULTS), rows)
+
+    def submissions(self, assignment: str | None = None) -> list[SubmissionRow]:
+        q = sa.select(SUBMISSIONS).order_by(SUBMISSIONS.c.assignment, SUBMISSIONS.c.student)
+        if assignment is not None:
+            q = q.where(SUBMISSIONS.c.assignment == assignment)
+        with self.engine.connect() as conn:
+            return [SubmissionRow(**row._asdict()) for row in conn.execute(q)]
+
+    def results(self, assignment: str | None = None, student: str | None = None) -> list[ResultRow]:
+        """Rows in (assignment, student, notebook order) order."""
+        q = sa.select(RESULTS).order_by(RESULTS.c.assignment, RESULTS.c.student, RESULTS.c.position)
+        if assignment is not None:
+            q = q.where(RESULTS.c.assignment == assignment)
+        if student is not None:
+            q = q.where(RESULTS.c.student == student)
+        out = []
+        with self.engine.connect() as conn:
+            for row in conn.execute(q):
+                d = row._asdict()
+                d.pop("position", None)
+                try:
+                    d["detail"] = json.loads(d["detail"] or "{}")
+                except ValueError:
+                    d["detail"] = {}
+                out.append(ResultRow(**d))
+        return out
+
+    def graded_keys(self) -> set[tuple[str, str]]:
+        """(assignment, student) pairs that have a stored verdict (graded or ungraded)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(SUBMISSIONS.c.assignment, SUBMISSIONS.c.student))
+            return {(a, s) for a, s in rows}
+
+    def close(self) -> None:
+        self.engine.dispose()

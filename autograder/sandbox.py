@@ -1,0 +1,359 @@
+"""Run a notebook job in a sandboxed subprocess (autograder.runner) and collect its messages.
+
+The child gets: a fresh private temp dir (also HOME, TMPDIR, IPYTHONDIR), a scrubbed environment,
+MPLBACKEND=Agg, its own session (the whole process group is killed at the end), rlimits (memory,
+CPU, file size, processes), a per-cell timeout (SIGALRM in the runner), and Landlock: read-only
+access to the Python installation and system folders, read-write only to its temp dir, no TCP, no
+signals to the outside. The wall-clock limit is enforced here (kill -9 of the group).
+Every line from the child is checked (HMAC with a per-run key, sequence numbers) and kept as data.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_CHANNEL_BYTES = 256 * 2**20
+_LIVE: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+_WARNED: set[str] = set()
+_ZYGOTE = None
+_ZYGOTE_LOCK = threading.Lock()
+
+
+def use_zygote() -> bool:
+    """Fork sandboxes from a pre-loaded zygote (default on Linux); CHAINRULE_SANDBOX=subprocess to
+    start a fresh interpreter per run instead."""
+    return os.environ.get("CHAINRULE_SANDBOX", "zygote") != "subprocess" and hasattr(socket, "send_fds") \
+        and hasattr(os, "fork")
+
+
+def _zygote():
+    global _ZYGOTE
+    from autograder.zygote import Zygote
+
+    with _ZYGOTE_LOCK:
+        if _ZYGOTE is None or _ZYGOTE.dead:
+            home = tempfile.mkdtemp(prefix="chainrule-zygote-")
+            z = Zygote()
+            z.start(scrubbed_env(home))
+            atexit.register(z.close)
+            atexit.register(shutil.rmtree, home, True)
+            _ZYGOTE = z
+        return _ZYGOTE
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 120.0       # wall clock for the whole notebook (seconds)
+    cell_timeout: float = 30.0   # per cell (SIGALRM in the runner)
+    memory_mb: int = 2048        # address space
+    fsize_mb: int = 64           # largest file the notebook may write
+    nproc: int = 0               # RLIMIT_NPROC (0: not set; it counts every process of the user)
+
+    def job_limits(self) -> dict:
+        return {"memory_mb": self.memory_mb, "cpu_s": int(self.timeout) + 5, "fsize_mb": self.fsize_mb,
+                "nproc": self.nproc}
+
+
+@dataclass
+class RunResult:
+    """What a sandbox run produced; `ungraded` is set when the run cannot be judged."""
+
+    answers: dict = field(default_factory=dict)       # (grade_id, variant) -> answer dict
+    cell_errors: dict = field(default_factory=dict)   # cell -> error text
+    last_cell: int | None = None
+    stopped_at: int | None = None                     # the notebook stopped itself (SystemExit / exit)
+    ungraded: str | None = None
+    warning: str | None = None
+    tampered: int = 0                                 # lines that failed authentication
+    started: float = 0.0
+    ended: float = 0.0
+    ready_at: float | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
+
+def kill_all() -> None:
+    """Kill every live sandbox process group (on Ctrl-C / SIGTERM)."""
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
+        _killpg(pid)
+
+
+def _killpg(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def protected_default() -> list[Path]:
+    return []
+
+
+def fs_policy(workdir: str, protect: list) -> dict:
+    """Landlock paths: read-only Python/system folders that contain none of `protect`; rw workdir."""
+    import autograder
+    import chainrule_utils
+
+    protect = [Path(p).resolve() for p in protect]
+    prefixes = [Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
+    # sys.path entries of an isolated interpreter (-I): the installation and site directories, never
+    # the grader's working directory
+    paths = [p for p in sys.path if p and os.path.isabs(p) and (
+        any(Path(p).resolve().is_relative_to(pre) for pre in prefixes)
+        or "site-packages" in p or "dist-packages" in p)]
+    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, *paths,
+                  os.path.dirname(chainrule_utils.__file__), os.path.dirname(autograder.__file__),
+                  "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
+                  str(mpl_cache_dir())]
+    ro: list[str] = []
+    for c in candidates:
+        if not c or not os.path.isabs(c) or not os.path.exists(c):
+            continue
+        rc = Path(c).resolve()
+        if any(p == rc or p.is_relative_to(rc) for p in protect):
+            continue
+        if str(rc) not in ro:
+            ro.append(str(rc))
+    return {"read_only": ro, "read_write": [workdir, "/dev/null"]}
+
+
+def mpl_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    d = Path(base) / "chainrule" / "mpl"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def scrubbed_env(workdir: str) -> dict:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": workdir,
+        "TMPDIR": workdir,
+        "IPYTHONDIR": os.path.join(workdir, ".ipython"),
+        "MPLCONFIGDIR": str(mpl_cache_dir()),
+        "MPLBACKEND": "Agg",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+
+
+def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (), protect: list = (),
+        tripwire: bool = True, landlock: bool = True) -> RunResult:
+    """Run `steps` (see autograder.runner) in a fresh sandbox; `files` are copied into its folder."""
+    res = RunResult(started=time.time())
+    workdir = tempfile.mkdtemp(prefix="chainrule-sbx-")
+    proc = None
+    try:
+        for f in files:
+            f = Path(f)
+            if f.is_file():
+                shutil.copy2(f, os.path.join(workdir, f.name))
+            elif f.is_dir():
+                shutil.copytree(f, os.path.join(workdir, f.name))
+        key = os.urandom(32)
+        job = {"steps": steps, "key": key.hex(), "workdir": workdir, "cell_timeout": limits.cell_timeout,
+               "limits": limits.job_limits(), "tripwire": tripwire,
+               "landlock": fs_policy(workdir, list(protect)) if landlock else None}
+        r, w = os.pipe()
+        stderr = tempfile.TemporaryFile()
+        try:
+            if use_zygote():
+                proc = _zygote().spawn(job, scrubbed_env(workdir), w)
+            else:
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-m", "autograder.runner", str(w)],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, cwd=workdir,
+                    env=scrubbed_env(workdir), pass_fds=(w,), start_new_session=True, close_fds=True,
+                )
+        except BaseException:
+            os.close(r)
+            raise
+        finally:
+            os.close(w)
+        with _LIVE_LOCK:
+            _LIVE.add(proc.pid)
+        if isinstance(proc, subprocess.Popen):
+            writer = threading.Thread(target=_feed, args=(proc, json.dumps(job).encode()), daemon=True)
+            writer.start()
+        _collect(proc, r, key, limits, res)
+        os.close(r)
+        if res.ungraded is None and proc.returncode is not None and proc.returncode != 0 \
+                and res.ready_at is None:
+            stderr.seek(0, os.SEEK_END)
+            size = stderr.tell()
+            stderr.seek(max(0, size - 1500))
+            tail = stderr.read().decode("utf-8", "replace").strip().splitlines()
+            res.ungraded = f"sandbox failed to start: {tail[-1] if tail else f'exit code {proc.returncode}'}"
+        stderr.close()
+    finally:
+        if proc is not None:
+            _killpg(proc.pid)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            with _LIVE_LOCK:
+                _LIVE.discard(proc.pid)
+        shutil.rmtree(workdir, ignore_errors=True)
+        res.ended = time.time()
+    if res.warning and res.warning not in _WARNED:
+        _WARNED.add(res.warning)
+        print(res.warning, file=sys.stderr)
+    return res
+
+
+def _feed(proc, data: bytes) -> None:
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
+def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult) -> None:
+    """Read signed lines until EOF, the wall-clock limit or the end of the run; fill `res`."""
+    deadline = res.started + limits.timeout
+    buf = b""
+    total = 0
+    seq = 0
+    done = False
+    killed_for_time = False
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            killed_for_time = True
+            _killpg(proc.pid)
+            break
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            if done and proc.poll() is not None:
+                break
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > MAX_CHANNEL_BYTES:
+            _killpg(proc.pid)
+            res.ungraded = "the notebook sent too much data"
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            msg = _verify(line, key)
+            if msg is None or msg.get("seq") != seq:
+                res.tampered += 1
+                continue
+            seq += 1
+            try:
+                done = _apply(msg, res) or done
+            except (TypeError, ValueError, AttributeError):
+                res.tampered += 1
+        if done:
+            break
+    if done:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        return
+    if killed_for_time:
+        res.ungraded = f"time limit {limits.timeout:g} s exceeded at {_at(res.last_cell)}"
+        _reap_killed(proc)
+        return
+    try:
+        rc = proc.wait(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        _killpg(proc.pid)
+        _reap_killed(proc)
+        res.ungraded = f"time limit {limits.timeout:g} s exceeded at {_at(res.last_cell)}"
+        return
+    if res.ungraded is not None or res.stopped_at is not None:
+        return
+    if rc < 0:
+        name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
+        hint = ", memory limit?" if -rc in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS) else ""
+        res.ungraded = f"kernel died ({name}{hint}) at {_at(res.last_cell)}"
+    elif res.ready_at is not None:
+        res.stopped_at = res.last_cell if res.last_cell is not None else 0
+
+
+def _reap_killed(proc) -> None:
+    """Wait for a killed sandbox, without ever hanging the grader on it."""
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        try:
+            os.kill(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _at(cell) -> str:
+    return f"cell {cell}" if cell is not None else "start-up"
+
+
+def _verify(line: bytes, key: bytes) -> dict | None:
+    try:
+        outer = json.loads(line)
+        body = outer["body"]
+        mac = outer["mac"]
+        if not isinstance(body, str) or not isinstance(mac, str):
+            return None
+        good = hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(good, mac):
+            return None
+        msg = json.loads(body)
+        return msg if isinstance(msg, dict) else None
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return None
+
+
+def _apply(msg: dict, res: RunResult) -> bool:
+    """Record one authenticated message; True when the run is done."""
+    t = msg.get("type")
+    cell = msg.get("cell")
+    cell = cell if isinstance(cell, int) and not isinstance(cell, bool) else None
+    if t == "ready":
+        res.ready_at = time.time()
+        res.warning = str(msg.get("warning"))[:300] if msg.get("warning") else None
+    elif t == "cell":
+        res.last_cell = cell
+    elif t == "cell_error":
+        res.cell_errors[cell] = str(msg.get("error"))[:300]
+    elif t == "answer":
+        gid, variant = msg.get("grade_id"), msg.get("variant")
+        if isinstance(gid, str) and (variant is None or isinstance(variant, int)):
+            res.answers[(gid, variant)] = msg.get("answer")
+    elif t == "stopped":
+        res.stopped_at = cell if cell is not None else (res.last_cell or 0)
+    elif t == "fatal":
+        res.ungraded = f"sandbox error: {str(msg.get('error'))[:200]}"
+        return True
+    elif t == "done":
+        return True
+    return False

@@ -1,0 +1,50 @@
+"""Which hand exercises a forbidden routine taints: only answers that can reach it."""
+from autograder.forbidden import answer_taint, taint
+
+
+def _answer(cells, answer_cell, name="dp_dx"):
+    dirty, everything = taint(cells)
+    return answer_taint([answer_cell] if answer_cell else [], name, cells, dirty, everything)
+
+
+def test_scratch_cell_with_diff_does_not_taint_a_clean_answer():
+    cells = [(5, "d = sp.diff(p, x)\nprint(d)"), (7, "dp_dx = 20*x**4 - 6*x")]
+    assert _answer(cells, 7) is None
+
+
+def test_answer_using_diff_itself_is_tainted():
+    cells = [(7, "dp_dx = p.diff(x)")]
+    assert "diff" in _answer(cells, 7)
+
+
+def test_answer_reading_a_name_bound_by_a_tainted_cell_is_tainted_transitively():
+    cells = [(3, "from sympy import diff as d"), (4, "def helper(e):\n    return d(e, x)"),
+             (5, "tmp = helper(p)"), (7, "dp_dx = tmp")]
+    why = _answer(cells, 7)
+    assert why is not None and "tmp" in why
+
+
+def test_monkeypatched_attribute_in_a_tainted_cell_taints_answers_using_it():
+    cells = [(3, "np.sin = lambda v: sp.lambdify(x, sp.diff(sp.sin(x), x))(v)"), (7, "def dh_dx(v):\n    return np.sin(v)")]
+    assert _answer(cells, 7, "dh_dx") is not None
+
+
+def test_a_cell_that_can_bind_anything_taints_every_answer():
+    cells = [(3, "globals()['zz'] = 1"), (7, "dp_dx = 20*x**4 - 6*x")]
+    assert "globals" in _answer(cells, 7)
+
+
+def test_unparseable_tainted_cell_taints_everything():
+    cells = [(3, "d = sp.diff(p, x"), (7, "dp_dx = 20*x**4 - 6*x")]
+    assert _answer(cells, 7) is not None
+
+
+def test_deleted_answer_cell_falls_back_to_cells_binding_the_answer_name():
+    cells = [(3, "dp_dx = sp.diff(p, x)")]
+    assert _answer(cells, None) is not None
+    assert _answer([(3, "dp_dx = 20*x**4")], None) is None
+
+
+def test_fullwidth_identifier_is_normalised_and_caught():
+    cells = [(7, "dp_dx = sp.ｄiff(p, x)")]
+    assert _answer(cells, 7) is not None
