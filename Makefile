@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 COURSE := course
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+# nbgrader shells out to `alembic` for its gradebook: the venv's bin must be on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup test lint lab demo site clean bench
 
