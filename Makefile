@@ -43,6 +43,7 @@ demo: setup
 bench: setup
 	$(PY) bench/bench_numdiff.py
 	$(PY) bench/bench_grade.py
+	$(PY) bench/bench_site.py
 
 clean:
 	rm -rf $(COURSE)/release $(COURSE)/submitted $(COURSE)/autograded $(COURSE)/feedback \

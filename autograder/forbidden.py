@@ -1,11 +1,17 @@
 """Static scan of student-written cells for differentiation routines (hand-derivation exercises).
 
-Runs in the grader's process on source text only (nothing is executed). A cell that mentions one of
-these names, as an identifier, attribute, argument or imported name, makes every `hand` exercise of
-the notebook score 0. Complex literals (`1j`) count too: complex steps give exact derivatives.
-Strings and comments are not scanned (a docstring may say "derivative"): every way to turn a string
-into a routine (getattr, eval, __import__, importlib, attrgetter, ...) is itself forbidden. Cells that
-do not parse are scanned token by token.
+Runs in the grader's process on source text only (nothing is executed). `scan` lists the forbidden
+names a cell mentions (identifier, attribute, argument or imported name; complex literals too: complex
+steps give exact derivatives). `taint` then decides which answers that affects: a cell that uses a
+routine taints the names it binds, an answer that reads a tainted name (transitively) is tainted, and a
+cell that can bind anything (eval, globals, setattr, open, import *, inspect, ...) taints every hand
+answer. So a scratch cell that tries `sp.diff` costs nothing unless an answer uses what it made.
+Strings and comments are not scanned (a docstring may say "derivative"); every way to turn text into a
+routine (sympify, sp.S("..."), parse_expr, getattr, eval, __import__, importlib, ...) is forbidden
+itself. Cells that do not parse are scanned token by token and taint everything.
+Limit: a derivative computed by hand-written finite differences or complex steps on a re-typed copy of
+the function cannot be told from a formula by reading the code; the exactness tolerance stops plain
+finite differences, not high-order stencils (see AUTHORING.md).
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ FORBIDDEN = frozenset({
     "diff", "Derivative", "derivative", "jacobian", "gradient", "grad", "hessian",
     "approx_derivative", "approx_fprime", "check_grad", "idiff", "differentiate", "fdiff",
     "numdifftools", "jax", "torch", "autograd", "tensorflow", "finite_diff", "finite_diff_weights",
-    "directional_derivative", "lambdify",
+    "directional_derivative", "lambdify", "limit", "series", "mpmath",
+    # text that sympy turns into a routine: sympify("diff(...)")
+    "sympify", "parse_expr", "parse_latex", "sympy_parser",
     # complex steps
     "complex", "imag", "emath", "scimath", "complex128", "complex64", "complexfloating", "csingle",
     "cdouble", "iscomplex",
@@ -28,7 +36,12 @@ FORBIDDEN = frozenset({
     "vars", "importlib", "modules", "__dict__", "__builtins__", "builtins", "attrgetter",
     "methodcaller", "__getattribute__", "__code__", "pickle", "marshal", "runpy", "subprocess",
     "ctypes", "get_ipython", "run_line_magic", "run_cell_magic",
+    "inspect", "pkgutil", "resolve_name", "__globals__", "__subclasses__", "__closure__", "open",
 })
+# Builtins that are only dangerous as bare names: `re.compile` or `file.open` as attributes are fine
+# (the module that would reach the builtin, `builtins`, is itself forbidden).
+NAME_ONLY = frozenset({"compile", "eval", "exec", "vars", "globals", "locals", "getattr", "setattr",
+                       "delattr", "open", "complex"})
 FORBIDDEN_PREFIXES = ("numerical_", "check_", "approx_")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -59,12 +72,17 @@ def scan(source: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and is_forbidden(node.id):
             add(node.id)
-        elif isinstance(node, ast.Attribute) and is_forbidden(node.attr):
+        elif isinstance(node, ast.Attribute) and is_forbidden(node.attr) and node.attr not in NAME_ONLY:
             add(node.attr)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "S"
+              and any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)):
+            add("S")  # sp.S("...") parses text like sympify
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + [a.asname or "" for a in node.names]
             if isinstance(node, ast.ImportFrom) and node.module:
                 names.append(node.module)
+            if any(a.name == "*" for a in node.names):
+                add("import *")
             for n in names:
                 for part in n.split("."):
                     if is_forbidden(part):
@@ -107,7 +125,8 @@ def _scan_tokens(source: str, found: list[str]) -> list[str]:
 
 # Names that can bind or reach anything (a cell using one may define any name): such a cell taints
 # every hand exercise, not just the names it visibly binds.
-HIDING = frozenset({
+HIDING = frozenset({"import *", "inspect", "pkgutil", "resolve_name", "__globals__", "__subclasses__",
+                    "__closure__", "open", "sympify", "parse_expr", "parse_latex", "sympy_parser", "S",
     "eval", "exec", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "importlib", "modules", "__dict__", "__builtins__", "builtins", "attrgetter",
     "methodcaller", "__getattribute__", "__code__", "pickle", "marshal", "runpy", "subprocess",

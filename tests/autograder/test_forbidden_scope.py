@@ -48,3 +48,25 @@ def test_deleted_answer_cell_falls_back_to_cells_binding_the_answer_name():
 def test_fullwidth_identifier_is_normalised_and_caught():
     cells = [(7, "dp_dx = sp.ｄiff(p, x)")]
     assert _answer(cells, 7) is not None
+
+
+def test_attribute_named_like_a_builtin_is_not_forbidden_but_the_builtin_is():
+    assert _answer([(7, "import re\npat = re.compile('x')\ndp_dx = 20*x**4 - 6*x")], 7) is None
+    assert _answer([(7, "code = compile('1', 's', 'eval')\ndp_dx = 20*x**4")], 7) is not None
+
+
+def test_text_that_sympy_would_parse_into_a_routine_is_forbidden():
+    for src in ('dp_dx = sp.sympify("diff(4*x**5, x)")', 'dp_dx = sp.S("diff(4*x**5, x)")',
+                'from sympy.parsing.sympy_parser import parse_expr\ndp_dx = parse_expr("diff(x**2, x)")'):
+        assert _answer([(7, src)], 7) is not None, src
+    assert _answer([(7, "dp_dx = sp.S(1) / 2 * x")], 7) is None
+
+
+def test_star_imports_and_introspection_taint_everything():
+    for src in ("from sympy import *", "import inspect\nm = dict(inspect.getmembers(sp))",
+                "import pkgutil\nd = pkgutil.resolve_name('sympy:d' + 'iff')", "f = (lambda: 0).__globals__"):
+        assert _answer([(3, src), (7, "dp_dx = 20*x**4")], 7) is not None, src
+
+
+def test_limit_of_a_difference_quotient_is_forbidden():
+    assert _answer([(7, "hh = sp.Symbol('hh')\ndp_dx = sp.limit((p.subs(x, x + hh) - p) / hh, hh, 0)")], 7)
