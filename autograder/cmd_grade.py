@@ -13,7 +13,9 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from autograder import sandbox
@@ -61,7 +63,9 @@ class Grader:
 
     # -- what to grade ---------------------------------------------------------------------------
     def todo(self, names: list[str], force: bool, students: list[str]) -> list[tuple[str, str]]:
-        graded = set() if force else self.store.graded_keys()
+        """(assignment, student) pairs to grade: never graded, or resubmitted since the stored verdict
+        (timestamp.txt, or the notebooks' mtime without one, differs from the stored timestamp)."""
+        stored = {} if force else {(r.assignment, r.student): r.timestamp for r in self.store.submissions()}
         known = self.course.students()
         unknown = [s for s in students if s not in known]
         if unknown:
@@ -69,10 +73,14 @@ class Grader:
             raise CourseError(f"no submissions for student(s) {who} in {self.course.submitted}")
         out = []
         for a in names:
+            stems = [p.stem for p in self.course.source_notebooks(a)]
             for s in known:
                 if students and s not in students:
                     continue
-                if (self.course.submitted / s / a).is_dir() and (a, s) not in graded:
+                folder = self.course.submitted / s / a
+                if not folder.is_dir():
+                    continue
+                if (a, s) not in stored or stored[(a, s)] != submission_stamp(folder, stems):
                     out.append((a, s))
         return out
 
@@ -83,7 +91,8 @@ class Grader:
             return 0
         old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
         try:
-            self._grade(todo)
+            with _quiet_gradebook():
+                self._grade(todo)
         except (KeyboardInterrupt, _Interrupted):
             sandbox.kill_all()
             kept = len(self.summary)
@@ -164,16 +173,22 @@ class Grader:
         """In a worker thread: parse and run every notebook of one submission (no judging)."""
         from autograder.grading import run_student, student_job
         from autograder.notebooks import NotebookError, read_notebook
+        from autograder.safe_open import check_submission
 
         folder = self.course.submitted / student / plan.name
         out = {"notebooks": {}, "ungraded": None, "duration": 0.0}
+        refused = check_submission(self.course.submitted, student, plan.name,
+                                   [f"{nb.stem}.ipynb" for nb in plan.notebooks] + ["timestamp.txt"])
+        if refused:
+            out["ungraded"] = refused
+            return out
         for nb in plan.notebooks:
             path = folder / f"{nb.stem}.ipynb"
-            if not path.is_file():
+            if not os.path.lexists(path):
                 out["notebooks"][nb.stem] = None
                 continue
             try:
-                submitted = read_notebook(path)
+                submitted = read_notebook(path, follow_symlinks=False)
             except NotebookError as exc:
                 out["ungraded"] = f"not a valid notebook ({exc})"
                 return out
@@ -197,8 +212,8 @@ class Grader:
 
         a = plan.name
         folder = self.course.submitted / student / a
-        ts_file = folder / "timestamp.txt"
-        timestamp = ts_file.read_text(errors="replace").strip()[:64] if ts_file.is_file() else None
+        timestamp = timestamp_text(folder)
+        stamp = submission_stamp(folder, [nb.stem for nb in plan.notebooks])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         verdicts = {}
         if not outcome["ungraded"]:
@@ -212,7 +227,7 @@ class Grader:
         if outcome["ungraded"]:
             record_nbgrader(self.course, a, student, None, timestamp)
             self.store.record(SubmissionRow(a, student, "ungraded", outcome["ungraded"], None,
-                                            plan.max_points, now, outcome["duration"], timestamp), [])
+                                            plan.max_points, now, outcome["duration"], stamp), [])
             self.summary.append((a, student, "ungraded", outcome["ungraded"]))
             return f"{a}/{student}: ungraded ({outcome['ungraded']})"
         rows, auto = [], {}
@@ -237,8 +252,8 @@ class Grader:
                                       v.message, detail))
             out_dir = self.course.autograded / student / a
             write_notebook(job.assembled.notebook, out_dir / f"{nb.stem}.ipynb")
-            if (folder / "timestamp.txt").is_file():
-                shutil.copy2(folder / "timestamp.txt", out_dir / "timestamp.txt")
+            if timestamp is not None:  # a regular file, not a symlink (timestamp_text checked)
+                shutil.copy2(folder / "timestamp.txt", out_dir / "timestamp.txt", follow_symlinks=False)
         manual = record_nbgrader(self.course, a, student, auto, timestamp)
         for nb in plan.notebooks:
             for m in nb.manual:
@@ -246,7 +261,7 @@ class Grader:
                                       m.points, None, None, {}))
         score = sum(r.score for r in rows if r.score is not None)
         self.store.record(SubmissionRow(a, student, "graded", None, score, plan.max_points, now,
-                                        outcome["duration"], timestamp), rows)
+                                        outcome["duration"], stamp), rows)
         self.summary.append((a, student, "graded", None))
         return f"{a}/{student}: {score:g}/{plan.max_points:g}"
 
@@ -256,6 +271,47 @@ class Grader:
         print(f"graded {len(graded)}, ungraded {len(ungraded)}", file=self.out)
         for a, s, _, reason in ungraded:
             print(f"  ungraded {a}/{s}: {reason}", file=self.out)
+
+
+def timestamp_text(folder) -> str | None:
+    """The submission's timestamp.txt (stripped, at most 64 characters), or None when there is none or
+    it is a symlink / not a regular file (never followed: it could point at any file of the grader)."""
+    from autograder.safe_open import read_bytes
+
+    try:
+        text = read_bytes(os.path.join(folder, "timestamp.txt"), 4096).decode("utf-8", "replace").strip()[:64]
+    except OSError:
+        return None
+    return text or None
+
+
+def submission_stamp(folder, stems) -> str | None:
+    """What identifies this version of a submission: its timestamp.txt, else the newest mtime of its
+    notebooks (ISO 8601, UTC); stored with the verdict so that `grade` regrades a resubmission."""
+    text = timestamp_text(folder)
+    if text is not None:
+        return text
+    mtimes = []
+    for stem in stems:
+        try:
+            mtimes.append(os.lstat(os.path.join(folder, f"{stem}.ipynb")).st_mtime)
+        except OSError:
+            continue
+    if not mtimes:
+        return None
+    return datetime.fromtimestamp(max(mtimes), UTC).isoformat(timespec="microseconds")
+
+
+@contextmanager
+def _quiet_gradebook():
+    """Silence nbgrader's SQLAlchemy 2 warnings ("... not in session ...") around gradebook calls."""
+    with warnings.catch_warnings():
+        try:
+            from sqlalchemy.exc import SAWarning
+        except ImportError:
+            SAWarning = Warning  # noqa: N806
+        warnings.filterwarnings("ignore", message=r".*not in session.*", category=SAWarning)
+        yield
 
 
 def _raise_interrupt(signum, frame):

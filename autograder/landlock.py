@@ -5,12 +5,17 @@ reading/writing beneath `read_write` paths; everything else on the file system i
 connect are denied (ABI >= 4), and signals / abstract unix sockets to processes outside the sandbox are
 denied (ABI >= 6). It is irreversible and inherited by children. Returns the ABI version used, or
 raises LandlockUnavailable with a one-line reason.
+
+/proc: only this process's own folder (/proc/self resolved when the rule is added, i.e. /proc/<pid>,
+which holds its threads too) and the few global files in PROC_GLOBAL are readable (with `proc_self`,
+the default); /proc/<pid>/environ, cmdline, maps ... of the grader and of every other process are not.
 """
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
+import stat
 
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
 PR_SET_NO_NEW_PRIVS = 38
@@ -26,6 +31,11 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+# global /proc files that Python, numpy/OpenBLAS, matplotlib and IPython may read (no per-process data)
+PROC_GLOBAL = ("/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/loadavg", "/proc/uptime",
+               "/proc/version", "/proc/filesystems", "/proc/sys/kernel/osrelease",
+               "/proc/sys/vm/overcommit_memory")
 
 
 class LandlockUnavailable(OSError):
@@ -73,8 +83,11 @@ def _fs_rights(abi: int) -> int:
     return rights
 
 
-def restrict(read_only, read_write) -> int:
-    """Apply the restriction to this process (see module docstring); returns the ABI version."""
+def restrict(read_only, read_write, *, proc_self: bool = True) -> int:
+    """Apply the restriction to this process (see module docstring); returns the ABI version.
+
+    `proc_self`: also allow reading this process's /proc/<pid> folder and PROC_GLOBAL (pass no "/proc"
+    in `read_only`, or every process's /proc folder is readable)."""
     abi = abi_version()
     create, add_rule, restrict_self = _SYSCALLS[platform.machine()]
     libc = _libc()
@@ -94,6 +107,8 @@ def restrict(read_only, read_write) -> int:
     try:
         ro = EXECUTE | READ_FILE | READ_DIR
         rw = handled
+        if proc_self:
+            read_only = [*read_only, "/proc/self", *PROC_GLOBAL]  # /proc/self: opened (resolved) right now
         for paths, rights in ((read_only, ro), (read_write, rw)):
             for p in paths:
                 _add_path(libc, add_rule, fd, p, rights & handled)
@@ -112,7 +127,7 @@ def _add_path(libc, add_rule: int, ruleset_fd: int, path, rights: int) -> None:
     except OSError:
         return  # a path that does not exist needs no rule
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(pfd).st_mode):
             rights &= _FILE_RIGHTS
         rule = _PathBeneath(rights, pfd)
         r = libc.syscall(ctypes.c_long(add_rule), ctypes.c_int(ruleset_fd), ctypes.c_int(RULE_PATH_BENEATH),

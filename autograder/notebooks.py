@@ -3,15 +3,11 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
 
-# jsonschema (under nbformat) imports the optional `rfc3987_syntax` format checker, which builds a
-# grammar at import time (seconds); notebook schemas never use it, so it is skipped.
-sys.modules.setdefault("rfc3987_syntax", None)
-import nbformat  # noqa: E402
+import nbformat  # (autograder/__init__.py keeps jsonschema's slow rfc3987_syntax import out)
 
-from autograder.spec import nbgrader_meta  # noqa: E402
+from autograder.spec import nbgrader_meta
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
@@ -20,13 +16,23 @@ class NotebookError(ValueError):
     """A file that cannot be used as a notebook; the message is one line saying why."""
 
 
-def read_notebook(path) -> nbformat.NotebookNode:
-    """The notebook at `path` as nbformat v4; NotebookError for a missing file, bad JSON or not a notebook."""
+def read_notebook(path, *, follow_symlinks: bool = True) -> nbformat.NotebookNode:
+    """The notebook at `path` as nbformat v4; NotebookError for a missing file, bad JSON or not a notebook.
+
+    `follow_symlinks=False` (submissions): a symlink or anything but a regular file is refused."""
+    from autograder.safe_open import UnsafeFile, read_bytes
+
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            raise NotebookError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-        text = path.read_text(encoding="utf-8")
+        if follow_symlinks:
+            if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+                raise NotebookError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
+            text = path.read_text(encoding="utf-8")
+        else:
+            try:
+                text = read_bytes(path, MAX_NOTEBOOK_BYTES).decode("utf-8")
+            except UnsafeFile as exc:
+                raise NotebookError(str(exc)) from None
     except FileNotFoundError:
         raise NotebookError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:

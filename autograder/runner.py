@@ -1,8 +1,8 @@
 """The sandboxed side of grading: run a notebook's code cells and hand back answers as plain data.
 
 Started by autograder.sandbox as `python -I -m autograder.runner RESULT_FD` with the job (JSON) on
-stdin. It imports the heavy libraries, sets rlimits, restricts itself with Landlock (before any
-notebook code runs), then runs the job's steps in order:
+stdin. It imports the heavy libraries, moves into a new network namespace, sets rlimits, restricts
+itself with Landlock (all before any notebook code runs), then runs the job's steps in order:
 
 - {"code": source, "cell": n}: one notebook cell through IPython's InteractiveShell (magics work),
   under a per-cell SIGALRM timeout;
@@ -280,20 +280,76 @@ def _wrong_answer(ns: dict, ex: dict, code: str, timeout: float) -> dict:
     return read_answer(ns2, ex, timeout)
 
 
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+def isolate_network() -> str | None:
+    """Move this process into a new, empty network namespace (only a loopback that is down): no UDP,
+    raw or any other socket reaches a host, which Landlock (TCP only) cannot promise. Tries
+    unshare(CLONE_NEWNET) (needs CAP_SYS_ADMIN, e.g. root), then an unprivileged user namespace with it
+    (needs a single-threaded process: the forked sandbox is). Returns a warning line when both fail."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.unshare(CLONE_NEWNET) == 0:
+            return None
+        first = ctypes.get_errno()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
+            return None
+        second = ctypes.get_errno()
+    except (OSError, AttributeError) as exc:
+        return f"warning: network is not isolated (UDP is not blocked): {_fmt_error(exc)}"
+    return (f"warning: network is not isolated (UDP is not blocked): unshare(CLONE_NEWNET) failed "
+            f"({os.strerror(first)}), with a user namespace too ({os.strerror(second)})")
+
+
+def drop_capabilities() -> None:
+    """Give up every Linux capability (a grader run as root would otherwise hand the notebook
+    CAP_SYS_RESOURCE to lift its rlimits, CAP_SYS_MODULE, ...): empty the bounding and ambient sets
+    where allowed, then the effective, permitted and inheritable sets. Best effort, never raises; with
+    no_new_privs (set for Landlock) an exec cannot regain them."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in range(64):
+            if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP; EINVAL: past the last
+                break
+        libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+
+        class _Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class _Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        header = _Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two data structs
+        data = (_Data * 2)()
+        libc.capset(ctypes.byref(header), data)
+    except (OSError, AttributeError):
+        pass
+
+
 def enter_sandbox(job: dict) -> str | None:
-    """rlimits, then Landlock; returns a warning line when the file system could not be restricted."""
+    """A new network namespace, rlimits, Landlock, then no capabilities; returns a warning line naming
+    each limit that could not be applied (None when all were)."""
+    warnings = []
+    if job.get("isolate_network", True):
+        warnings.append(isolate_network())
     set_limits(job.get("limits", {}))
     os.chdir(job["workdir"])
     fs = job.get("landlock")
-    if not fs:
-        return None
-    from autograder.landlock import LandlockUnavailable, restrict
+    if fs:
+        from autograder.landlock import LandlockUnavailable, restrict
 
-    try:
-        restrict(fs["read_only"], fs["read_write"])
-    except LandlockUnavailable as exc:
-        return f"warning: file access is not restricted ({exc})"
-    return None
+        try:
+            restrict(fs["read_only"], fs["read_write"])
+        except LandlockUnavailable as exc:
+            warnings.append(f"warning: file access is not restricted ({exc})")
+    drop_capabilities()
+    return "; ".join(w for w in warnings if w) or None
 
 
 def serve(job: dict, fd: int) -> None:

@@ -2,10 +2,12 @@
 
 The child gets: a fresh private temp dir (also HOME, TMPDIR, IPYTHONDIR), a scrubbed environment,
 MPLBACKEND=Agg, its own session (the whole process group is killed at the end), rlimits (memory,
-CPU, file size, processes), a per-cell timeout (SIGALRM in the runner), and Landlock: read-only
-access to the Python installation and system folders, read-write only to its temp dir, no TCP, no
-signals to the outside. The wall-clock limit is enforced here (kill -9 of the group).
-Every line from the child is checked (HMAC with a per-run key, sequence numbers) and kept as data.
+CPU, file size, processes), a per-cell timeout (SIGALRM in the runner), a new empty network
+namespace (no UDP or any other traffic; a warning line when it cannot be created), and Landlock:
+read-only access to the Python installation and system folders and to its own /proc/<pid> only,
+read-write only to its temp dir, no TCP, no signals to the outside. The wall-clock limit is enforced
+here (kill -9 of the group). Every line from the child is checked (HMAC with a per-run key, sequence
+numbers, and the order of messages the runner sends: see MessageOrder) and kept as data.
 """
 from __future__ import annotations
 
@@ -109,7 +111,9 @@ def protected_default() -> list[Path]:
 
 
 def fs_policy(workdir: str, protect: list) -> dict:
-    """Landlock paths: read-only Python/system folders that contain none of `protect`; rw workdir."""
+    """Landlock paths: read-only Python/system folders that contain none of `protect`; rw workdir.
+
+    No /proc here: landlock.restrict adds the sandbox's own /proc/<pid> and a few global files only."""
     import autograder
     import chainrule_utils
 
@@ -122,7 +126,7 @@ def fs_policy(workdir: str, protect: list) -> dict:
         or "site-packages" in p or "dist-packages" in p)]
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, *paths,
                   os.path.dirname(chainrule_utils.__file__), os.path.dirname(autograder.__file__),
-                  "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/sys", "/dev",
+                  "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/sys", "/dev",
                   str(mpl_cache_dir())]
     ro: list[str] = []
     for c in candidates:
@@ -199,7 +203,7 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
         if isinstance(proc, subprocess.Popen):
             writer = threading.Thread(target=_feed, args=(proc, json.dumps(job).encode()), daemon=True)
             writer.start()
-        _collect(proc, r, key, limits, res)
+        _collect(proc, r, key, limits, res, MessageOrder(steps))
         os.close(r)
         if res.ungraded is None and proc.returncode is not None and proc.returncode != 0 \
                 and res.ready_at is None:
@@ -234,7 +238,7 @@ def _feed(proc, data: bytes) -> None:
         pass
 
 
-def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult) -> None:
+def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol: MessageOrder) -> None:
     """Read signed lines until EOF, the wall-clock limit or the end of the run; fill `res`."""
     deadline = res.started + limits.timeout
     buf = b""
@@ -270,8 +274,8 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult) -> None:
                 continue
             seq += 1
             try:
-                done = _apply(msg, res) or done
-            except (TypeError, ValueError, AttributeError):
+                done = _apply(msg, res, protocol) or done
+            except (TypeError, ValueError, AttributeError, KeyError):
                 res.tampered += 1
         if done:
             break
@@ -333,22 +337,74 @@ def _verify(line: bytes, key: bytes) -> dict | None:
         return None
 
 
-def _apply(msg: dict, res: RunResult) -> bool:
-    """Record one authenticated message; True when the run is done."""
+class MessageOrder:
+    """The order of messages the runner sends for `steps`: for each step a "cell" marker (with
+    extract=True for an extraction step), and after an extraction marker exactly one "answer" per
+    (grade_id, variant) in payload order (variant None, then each catalogued wrong answer).
+
+    Student code runs inside the sandbox and can find the signing key, so a signature alone proves
+    little: a marker or answer out of this order, or a second answer for the same id, is rejected
+    (counted as tampered) instead of overwriting the runner's own."""
+
+    def __init__(self, steps: list[dict]):
+        self._steps = []
+        for step in steps:
+            answers = []
+            if "extract" in step:
+                for ex in step["extract"]:
+                    answers.append((ex["grade_id"], None))
+                    answers += [(ex["grade_id"], k) for k in range(len(ex.get("wrong_codes", [])))]
+            self._steps.append((step.get("cell"), "extract" in step, answers))
+        self._next = 0
+        self._queue: list = []
+        self._seen: set = set()
+
+    def cell(self, cell, extract: bool) -> bool:
+        """Accept the marker of the next step (and only that one)."""
+        if self._next >= len(self._steps):
+            return False
+        want_cell, want_extract, answers = self._steps[self._next]
+        if cell != want_cell or extract != want_extract:
+            return False
+        self._next += 1
+        self._queue = [a for a in answers if a not in self._seen]
+        return True
+
+    def answer(self, grade_id, variant) -> bool:
+        """Accept the answer the current extraction step owes next, once."""
+        key = (grade_id, variant)
+        if not self._queue or self._queue[0] != key:
+            return False
+        self._queue.pop(0)
+        self._seen.add(key)
+        return True
+
+
+def _apply(msg: dict, res: RunResult, protocol: MessageOrder) -> bool:
+    """Record one authenticated message; True when the run is done. Raises ValueError for a message
+    that does not fit the protocol (the caller counts it as tampered)."""
     t = msg.get("type")
     cell = msg.get("cell")
     cell = cell if isinstance(cell, int) and not isinstance(cell, bool) else None
     if t == "ready":
+        if res.ready_at is not None:
+            raise ValueError("a second ready message")
         res.ready_at = time.time()
         res.warning = str(msg.get("warning"))[:300] if msg.get("warning") else None
     elif t == "cell":
+        if not protocol.cell(cell, msg.get("extract") is True):
+            raise ValueError("a cell marker out of order")
         res.last_cell = cell
     elif t == "cell_error":
         res.cell_errors[cell] = str(msg.get("error"))[:300]
     elif t == "answer":
         gid, variant = msg.get("grade_id"), msg.get("variant")
-        if isinstance(gid, str) and (variant is None or isinstance(variant, int)):
-            res.answers[(gid, variant)] = msg.get("answer")
+        if not (isinstance(gid, str) and (variant is None or (isinstance(variant, int)
+                                                              and not isinstance(variant, bool)))):
+            raise ValueError("a malformed answer")
+        if not protocol.answer(gid, variant):
+            raise ValueError("an answer out of order or a duplicate")
+        res.answers[(gid, variant)] = msg.get("answer")
     elif t == "stopped":
         res.stopped_at = cell if cell is not None else (res.last_cell or 0)
     elif t == "fatal":

@@ -136,18 +136,33 @@ def _type_name(obj) -> str:
 def _num(v) -> float:
     if isinstance(v, bool):
         raise WireError("a number is a boolean")
-    if isinstance(v, (int, float)):
-        return float(v)
+    if isinstance(v, int):
+        try:
+            return float(v)
+        except OverflowError:  # a JSON integer beyond the float range: never sent by encode()
+            raise WireError("a number out of the float range") from None
+    if isinstance(v, float):
+        return v
     if v in ("nan", "inf", "-inf"):
         return float(v)
     raise WireError(f"not a number: {str(v)[:20]!r}")
 
 
-def decode(data, *, _depth: int = 0):
+def decode(data):
     """The Python value described by `data` (grader side); raises WireError on anything malformed.
 
-    Arrays come back as numpy arrays, "other" as an `Opaque` (a type name only).
+    Arrays come back as numpy arrays, "other" as an `Opaque` (a type name only). Every failure while
+    decoding (overflow, recursion, odd types, memory) is a WireError, never anything else.
     """
+    try:
+        return _decode(data)
+    except WireError:
+        raise
+    except (ArithmeticError, RecursionError, MemoryError, TypeError, ValueError, AttributeError) as exc:
+        raise WireError(f"undecodable answer data ({type(exc).__name__})") from None
+
+
+def _decode(data, *, _depth: int = 0):
     if _depth > MAX_DEPTH + 2:
         raise WireError("nested too deeply")
     if not isinstance(data, dict) or not isinstance(data.get("t"), str):
@@ -178,7 +193,7 @@ def decode(data, *, _depth: int = 0):
     if t in ("list", "tuple"):
         if not isinstance(v, list) or len(v) > MAX_ITEMS:
             raise WireError("bad list")
-        items = [decode(x, _depth=_depth + 1) for x in v]
+        items = [_decode(x, _depth=_depth + 1) for x in v]
         return tuple(items) if t == "tuple" else items
     if t == "dict":
         if not isinstance(v, list) or len(v) > MAX_ITEMS:
@@ -187,9 +202,9 @@ def decode(data, *, _depth: int = 0):
         for pair in v:
             if not isinstance(pair, list) or len(pair) != 2:
                 raise WireError("bad dict item")
-            key = decode(pair[0], _depth=_depth + 1)
+            key = _decode(pair[0], _depth=_depth + 1)
             try:
-                out[key] = decode(pair[1], _depth=_depth + 1)
+                out[key] = _decode(pair[1], _depth=_depth + 1)
             except TypeError:
                 raise WireError("unhashable dict key") from None
         return out

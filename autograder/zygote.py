@@ -7,7 +7,9 @@ forks; the child starts its own session, takes the run's environment and enters
 child starts and {"exit": pid, "rc"} when it ends (rc < 0: killed by signal -rc), and kills its
 children when the grader goes away. It is a child subreaper (PR_SET_CHILD_SUBREAPER): a process that a
 notebook double-forks or moves to a new session is re-parented to the zygote instead of init, and is
-killed as soon as any sandbox ends. Forking costs milliseconds; a fresh interpreter costs ~1-3 s.
+killed when any sandbox ends, every SWEEP_EVERY seconds, and when the zygote exits; each sweep repeats
+until nothing is left (a killed orphan's own children are re-parented to the zygote in turn), so no
+sandbox process outlives the grade run. Forking costs milliseconds; a fresh interpreter costs ~1-3 s.
 
 Client (`Zygote`): one per grader process, thread-safe; `spawn(job, env, fd)` returns a
 Popen-like handle (pid, poll, wait) for sandbox.run.
@@ -23,6 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 _HEADER = struct.Struct("!Q")
 
@@ -56,13 +59,14 @@ def _become_subreaper() -> None:
         pass
 
 
-def _kill_orphans(children: set[int]) -> None:
-    """Kill processes re-parented to us that are not live sandboxes (escaped grandchildren)."""
+def _orphans(children: set[int]) -> list[int]:
+    """Live processes re-parented to us that are not live sandboxes (escaped grandchildren)."""
     me = str(os.getpid())
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return
+        return []
+    out = []
     for pid in pids:
         if pid in children:
             continue
@@ -72,11 +76,55 @@ def _kill_orphans(children: set[int]) -> None:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[-1].split()
-        if len(fields) > 1 and fields[1] == me:
+        if len(fields) > 1 and fields[1] == me and fields[0] not in ("Z", "X"):
+            out.append(pid)
+    return out
+
+
+def _kill_orphans(children: set[int], rounds: int = 100) -> int:
+    """Kill orphans until none is left: a killed orphan's own children are re-parented to us in turn,
+    so sweep again (each round waits for the killed ones to die). Returns how many were killed."""
+    killed = 0
+    own_group = os.getpgrp()
+    previous: list[int] = []
+    for _ in range(rounds):
+        found = _orphans(children)
+        if not found or found == previous:  # none left, or only ones that cannot die yet (D state)
+            break
+        previous = found
+        for pid in found:
+            try:
+                pgid = os.getpgid(pid)
+                if pgid != own_group and pgid not in children:
+                    os.killpg(pgid, signal.SIGKILL)  # its whole group (a new session's other members)
+            except OSError:
+                pass
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        killed += len(found)
+        _wait_dead(found, 2.0)
+    return killed
+
+
+def _wait_dead(pids: list[int], timeout: float) -> None:
+    """Reap `pids` (our children now), waiting at most `timeout` seconds in all."""
+    left = set(pids)
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid  # reaped elsewhere or not ours any more
+            if done:
+                left.discard(pid)
+        if left:
+            time.sleep(0.005)
+
+
+SWEEP_EVERY = 1.0  # seconds between sweeps for orphans while serving
 
 
 def serve_forever(sock: socket.socket) -> None:
@@ -85,9 +133,13 @@ def serve_forever(sock: socket.socket) -> None:
     _become_subreaper()
     runner.preload()
     children: set[int] = set()
+    last_sweep = time.monotonic()
     try:
         while True:
             _reap(sock, children)
+            if time.monotonic() - last_sweep >= SWEEP_EVERY:
+                _kill_orphans(children)
+                last_sweep = time.monotonic()
             ready, _, _ = select.select([sock], [], [], 0.05)
             if not ready:
                 continue
@@ -108,16 +160,22 @@ def serve_forever(sock: socket.socket) -> None:
     except (EOFError, ConnectionError, OSError):
         pass
     finally:
-        for pid in list(children):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        os._exit(0)
+        try:
+            for pid in list(children):
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            # the sandboxes and everything they left behind: sweep until nothing is re-parented to us
+            for _ in range(5):
+                if not _kill_orphans(set()):
+                    break
+        finally:
+            os._exit(0)
 
 
 def _reap(sock: socket.socket, children: set[int]) -> None:

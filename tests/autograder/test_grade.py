@@ -290,6 +290,44 @@ def test_regrade_only_with_force_and_bad_arguments(graded):
     assert proc.returncode == 2 and "unknown assignment" in proc.stderr
 
 
+def test_resubmission_is_regraded_without_force(tmp_path):
+    """A new timestamp.txt (or, without one, a newer notebook) means a new submission: `grade` regrades
+    it without --force and leaves unchanged submissions alone."""
+    import os
+
+    course = make_tiny_course(tmp_path / "course")
+    assert _cmd(course, "release", TINY).returncode == 0
+    rel = read_notebook(course / "release" / TINY / f"{TINY}.ipynb")
+    sols = solution_sources(read_notebook(course / "source" / TINY / f"{TINY}.ipynb"))
+    _submit(course, "stamped", _variant(rel, sols))                      # full marks, with timestamp.txt
+    _submit(course, "unstamped", rel)                                   # blank, no timestamp.txt
+    _submit(course, "same", _variant(rel, sols))                        # never changes
+    unstamped = course / "submitted" / "unstamped" / TINY
+    (unstamped / "timestamp.txt").unlink()
+    first = _cmd(course, "grade", "--jobs", "1")
+    assert first.returncode == 0, first.stderr
+    store = ResultsStore(f"sqlite:///{course / 'gradebook.db'}")
+    before = {s.student: s for s in store.submissions(TINY)}
+    assert {s: r.score for s, r in before.items()} == {"stamped": FULL, "unstamped": 0.0, "same": FULL}
+    assert before["unstamped"].timestamp  # the notebook's mtime stands in for the missing timestamp.txt
+    assert "nothing to grade" in _cmd(course, "grade").stderr
+
+    _submit(course, "stamped", rel)                                     # resubmitted blank, new timestamp
+    (course / "submitted" / "stamped" / TINY / "timestamp.txt").write_text("2026-11-21 09:00:00.000000 UTC")
+    nb_path = unstamped / f"{TINY}.ipynb"
+    nbformat.write(_variant(rel, sols), str(nb_path))                  # resubmitted full, newer mtime
+    t = os.stat(nb_path).st_mtime + 60
+    os.utime(nb_path, (t, t))
+    second = _cmd(course, "grade", "--jobs", "1")
+    assert second.returncode == 0, second.stderr
+    after = {s.student: s for s in ResultsStore(f"sqlite:///{course / 'gradebook.db'}").submissions(TINY)}
+    assert after["stamped"].score == 0.0 and after["stamped"].timestamp.startswith("2026-11-21")
+    assert after["unstamped"].score == FULL and after["unstamped"].timestamp != before["unstamped"].timestamp
+    assert after["same"].graded_at == before["same"].graded_at                 # not regraded
+    assert "graded 2, ungraded 0" in second.stderr
+    store.close()
+
+
 def test_interrupt_keeps_finished_verdicts_and_rerun_grades_the_rest(tmp_path):
     course = make_tiny_course(tmp_path / "course")
     assert _cmd(course, "release", TINY).returncode == 0

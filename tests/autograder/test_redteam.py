@@ -1,8 +1,10 @@
 """Red-team tests: submissions that try to raise their own score (or break the batch) must fail.
 
 One course is built in a temp folder from the real 01_scalar_rules notebook and released once; every
-attack is a student notebook, and all of them are graded in ONE `grade --jobs 2` run (a second, small
-run for the batch breakers and a lingering daemon). Each test then asserts the secure outcome: the attacked exercise scores 0
+attack is a student notebook, and all of them are graded in ONE `grade --jobs 2` run, except the sandbox
+oracles (SANDBOX_ORACLES), graded in a copy of the course without hand derivations so that only the
+sandbox, never the forbidden-name scan, can be what zeroes them (a second, small run on the first course
+for the batch breakers and a lingering daemon). Each test then asserts the secure outcome: the attacked exercise scores 0
 (or the batch completes and the control student is graded). Attacks that currently succeed are marked
 `xfail(strict=True)` with the reason; the hostile-data attacks on the judge run in a child process
 with a time limit so a hang is a failure, not a stuck suite.
@@ -46,19 +48,6 @@ def _solutions() -> dict:
         out[gid] = "\n".join(lines) + "\n"
     return out
 
-
-def _has_capability(bit: int) -> bool:
-    """Whether this process holds Linux capability `bit` (effective set); sandboxes inherit it."""
-    try:
-        with open("/proc/self/status") as fh:
-            caps = next(ln for ln in fh if ln.startswith("CapEff:"))
-        return bool(int(caps.split()[1], 16) >> bit & 1)
-    except (OSError, StopIteration, ValueError):
-        return False
-
-
-CAP_SYS_RESOURCE = 24
-CAN_RAISE_RLIMITS = _has_capability(CAP_SYS_RESOURCE)
 
 # ---------------------------------------------------------------------------------------------
 # attack cells (placeholders @@NAME@@ are filled in when the course is built)
@@ -144,8 +133,12 @@ ESCAPE_PROBE = textwrap.dedent("""\
 
     def _grader_pids():
         out = []
-        for p in os.listdir("/proc"):
-            if p.isdigit() and int(p) != os.getpid():
+        try:
+            _listing = [p for p in os.listdir("/proc") if p.isdigit()]
+        except OSError:  # /proc not listable: guess the pids below ours (the grader started first)
+            _listing = [str(p) for p in range(max(1, os.getpid() - 20000), os.getpid() + 50)]
+        for p in _listing:
+            if int(p) != os.getpid():
                 try:
                     cmd = open(f"/proc/{p}/cmdline", "rb").read()
                 except OSError:
@@ -406,15 +399,33 @@ def _daemons(marker: str) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Release the course, write every attack submission, grade them all in one run."""
-    course = tmp_path_factory.mktemp("redteam") / "course"
+def _make_course(root: Path, hand: bool = True) -> Path:
+    """The real 01 notebook in a fresh course under `root`, released; `hand=False` turns every hand
+    derivation into an ordinary exercise (no forbidden-name scan, no tripwire)."""
+    course = root / "course"
     (course / "source" / A).mkdir(parents=True)
     shutil.copy2(REPO / "course" / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copy2(SOURCE, course / "source" / A / f"{A}.ipynb")
+    text = SOURCE.read_text()
+    if not hand:
+        assert '\\"hand\\": True' in text
+        text = text.replace('\\"hand\\": True', '\\"hand\\": False')
+    (course / "source" / A / f"{A}.ipynb").write_text(text)
     r = _cli(course, "release", A)
     assert r.returncode == 0, r.stderr
+    return course
+
+
+# students whose attack is an oracle on the sandbox: graded in a copy of the course without hand
+# derivations, so that the forbidden-name scan (which flags their probing code) cannot be what zeroes them
+SANDBOX_ORACLES = ("escape", "escape2", "memscan", "forger")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Release the course, write every attack submission, grade them all in one run (the sandbox
+    oracles, with a control, in a second run on the course without hand derivations)."""
+    course = _make_course(tmp_path_factory.mktemp("redteam"))
+    nohand = _make_course(tmp_path_factory.mktemp("redteam_nohand"), hand=False)
     released = read_notebook(course / "release" / A / f"{A}.ipynb")
     sols = solution_sources(read_notebook(SOURCE))
 
@@ -427,17 +438,17 @@ def graded(tmp_path_factory):
     udp.settimeout(0.2)
     secret = uuid.uuid4().hex
     marker = f"{4000 + uuid.uuid4().int % 1000}.{uuid.uuid4().int % 10**6}"
-    values = {"A": A, "SOURCE_NB": course / "source" / A / f"{A}.ipynb",
-              "OTHER_NB": course / "submitted" / "control" / A / f"{A}.ipynb",
-              "DB": course / "gradebook.db", "COURSE": course, "TCP_PORT": tcp.getsockname()[1],
+    values = {"A": A, "SOURCE_NB": nohand / "source" / A / f"{A}.ipynb",     # the oracles' own course
+              "OTHER_NB": nohand / "submitted" / "control_nohand" / A / f"{A}.ipynb",
+              "DB": nohand / "gradebook.db", "COURSE": nohand, "TCP_PORT": tcp.getsockname()[1],
               "UDP_PORT": udp.getsockname()[1], "MARKER": marker, "SECRET": secret}
     students = {"control": sols, "blank": {}, "escape": ESCAPE, "escape2": ESCAPE2, "forger": FORGER,
                 "daemon": DAEMON, "memory": MEMORY, "memscan": MEMSCAN, **EVASIONS}
     for student, answers in students.items():
-        if student == "symlinked":
-            continue
         nb = with_answers(released, {k: _fill(v, values) for k, v in answers.items()})
-        write_notebook(nb, course / "submitted" / student / A / f"{A}.ipynb")
+        target = nohand if student in SANDBOX_ORACLES else course
+        write_notebook(nb, target / "submitted" / student / A / f"{A}.ipynb")
+    write_notebook(with_answers(released, sols), nohand / "submitted" / "control_nohand" / A / f"{A}.ipynb")
     # a submission folder holding symlinks: the notebook -> the source notebook, timestamp.txt -> a private file
     linked = course / "submitted" / "symlinked" / A
     linked.mkdir(parents=True)
@@ -446,10 +457,12 @@ def graded(tmp_path_factory):
     private.write_text(f"PRIVATE-{secret}\n")
     (linked / "timestamp.txt").symlink_to(private)
     students["symlinked"] = {}
+    env = dict(os.environ, RT_SECRET_TOKEN=secret)
     t0 = time.time()
-    main = _cli(course, "grade", A, "--jobs", "2", "--force", *sum((["--student", s] for s in students), []),
-                env=dict(os.environ, RT_SECRET_TOKEN=secret))
+    main = _cli(course, "grade", A, "--jobs", "2", "--force",
+                *sum((["--student", s] for s in students if s not in SANDBOX_ORACLES), []), env=env)
     took = time.time() - t0
+    oracles = _cli(nohand, "grade", A, "--jobs", "2", "--force", env=env)
     tcp_hits, udp_hits = [], []
     try:
         while True:
@@ -472,14 +485,19 @@ def graded(tmp_path_factory):
         except OSError:
             pass
     subs, rows = _scores(course)
-    return {"course": course, "main": main, "took": took, "subs": subs, "rows": rows, "tcp": tcp_hits,
+    subs_nohand, rows_nohand = _scores(nohand)
+    subs.update(subs_nohand)
+    rows.update(rows_nohand)
+    return {"course": course, "nohand": nohand, "main": main, "oracles": oracles, "took": took, "subs": subs,
+            "rows": rows, "tcp": tcp_hits,
             "secret": secret,
             "udp": udp_hits, "daemons": daemons, "released": released, "sols": sols}
 
 
 def _score(graded, student, gid):
     sub = graded["subs"].get(student)
-    assert sub is not None, f"{student} was not graded: {graded['main'].stderr[-2000:]}"
+    run = graded["oracles"] if student in SANDBOX_ORACLES else graded["main"]
+    assert sub is not None, f"{student} was not graded: {run.stderr[-2000:]}"
     assert sub.status == "graded", f"{student}: {sub.status} ({sub.reason})"
     return graded["rows"][student][gid]
 
@@ -487,26 +505,29 @@ def _score(graded, student, gid):
 def test_grade_run_completes_and_controls_score_as_expected(graded):
     """The oracle pattern is only meaningful if the solution scores full and the blank copy 0."""
     assert graded["main"].returncode == 0, graded["main"].stderr[-2000:]
-    control = graded["rows"]["control"]
-    auto = [r for r in control.values() if r.kind == "auto"]
-    assert auto and all(r.score == r.max_score for r in auto), [(r.grade_id, r.score, r.message) for r in auto]
+    assert graded["oracles"].returncode == 0, graded["oracles"].stderr[-2000:]
+    for control in (graded["rows"]["control"], graded["rows"]["control_nohand"]):
+        auto = [r for r in control.values() if r.kind == "auto"]
+        assert auto and all(r.score == r.max_score for r in auto), [(r.grade_id, r.score, r.message) for r in auto]
+    oracle_rows = [r for s in SANDBOX_ORACLES for r in graded["rows"][s].values()]
+    assert oracle_rows and not any(r.mistake == "forbidden" for r in oracle_rows)  # no hand scan there
     assert all(r.score == 0 for r in graded["rows"]["blank"].values() if r.kind == "auto")
 
 
 # -- the forbidden-name scan of hand derivations ----------------------------------------------
 
-_EVASION_SUCCEEDS = {
-    "ev_sympify_string": "strings are not scanned and sympify() parses and evaluates 'diff(...)' from one",
-    "ev_module_file": "code written to a .py file from a string and imported is never scanned",
-    "ev_inspect_members": "inspect.getmembers(sp) is a name->object table: no forbidden name is written",
-    "ev_star_globals": "`from sympy import *` binds diff; function.__globals__['di'+'ff'] fetches it",
-    "ev_resolve_name": "pkgutil.resolve_name('sympy:di'+'ff') turns a string into the routine",
-    "ev_limit": "sympy.limit of the difference quotient is a differentiation routine the list lacks",
+_EVASION_SUCCEEDS = {  # "" = refused now (caught by autograder/forbidden.py)
+    "ev_sympify_string": "",
+    "ev_module_file": "",
+    "ev_inspect_members": "",
+    "ev_star_globals": "",
+    "ev_resolve_name": "",
+    "ev_limit": "",
     "ev_complex_step": "(-1)**0.5 is a complex unit without `1j`/`complex`; .conjugate() replaces .imag; the "
                        "complex step is exact to 1e-16, far inside rtol 1e-11",
     "ev_fd_8th_order": "an 8th-order central stencil (h=3e-3) on a retyped copy of h is accurate to ~2e-13, "
                        "inside rtol 1e-11; the tripwire only guards the name h",
-    "ev_mpmath_fd": "a central difference at 40 digits (mpmath) on a retyped copy is exact to ~1e-25",
+    "ev_mpmath_fd": "",
     "ev_fd_stencil_value": "the 5-point central stencil with h=1 is exact for a cubic: slope_at_2 == 10.0 "
                            "exactly, so no tolerance can tell it from a hand derivation",
     "ev_saved_target": "",
@@ -546,7 +567,7 @@ def test_reading_another_students_submission_fails(graded):
 
 def test_writing_gradebook_or_course_folder_fails(graded):
     assert _score(graded, "escape", "01_exp_chain").score == 0
-    assert not (graded["course"] / "rt_planted.txt").exists()
+    assert not (graded["nohand"] / "rt_planted.txt").exists()
 
 
 def test_signalling_the_grader_or_zygote_fails(graded):
@@ -557,9 +578,6 @@ def test_ptrace_reading_grader_memory_fails(graded):
     assert _score(graded, "escape2", "01_product").score == 0
 
 
-@pytest.mark.xfail(strict=True, reason="Landlock scopes ptrace ATTACH (/proc/<pid>/mem, cwd, root are denied) "
-                                       "but /proc/<pid>/environ (ptrace READ mode) of the grader and of every "
-                                       "process of the same user stays readable: instructor secrets leak")
 def test_grader_environment_is_unreadable(graded):
     assert _score(graded, "escape2", "01_power").score == 0
 
@@ -569,8 +587,6 @@ def test_tcp_to_localhost_fails(graded):
     assert graded["tcp"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="Landlock (ABI <= 7) handles only TCP bind/connect: a UDP datagram "
-                                       "from the sandbox reaches 127.0.0.1 (and any host: DNS exfiltration)")
 def test_udp_from_sandbox_is_blocked(graded):
     assert graded["udp"] == []
 
@@ -581,8 +597,6 @@ def test_raw_block_device_is_unreadable(graded):
     assert _score(graded, "escape2", "01_slope").score == 0
 
 
-@pytest.mark.xfail(CAN_RAISE_RLIMITS, strict=True, reason="with CAP_SYS_RESOURCE (full root) the notebook "
-                                                          "raises its own RLIMIT_AS hard limit")
 def test_memory_limit_cannot_be_lifted(graded):
     assert _score(graded, "escape2", "01_chain_fn").score == 0
 
@@ -598,10 +612,6 @@ def test_memory_bomb_in_answer_is_an_error_not_a_crash(graded):
     assert row.mistake in ("error", "missing")
 
 
-@pytest.mark.xfail(strict=True, reason="grade reads submitted/<student>/<a>/<nb>.ipynb with a plain open(), "
-                                       "following symlinks: a submission that is a symlink to the source notebook "
-                                       "is graded as if the student had written the solutions (collect refuses "
-                                       "symlinks, but grade also takes folders placed by hand or by nbgrader)")
 def test_symlinked_notebook_to_source_scores_zero(graded):
     sub = graded["subs"].get("symlinked")
     assert sub is not None
@@ -610,10 +620,6 @@ def test_symlinked_notebook_to_source_scores_zero(graded):
         assert sum(r.score for r in auto) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="cmd_grade._record reads submitted/<student>/<a>/timestamp.txt with "
-                                       "read_text(), following a symlink: the first 64 characters of any file the "
-                                       "grader can read land in the gradebook (and copy2 copies the whole file into "
-                                       "autograded/)")
 def test_symlinked_timestamp_does_not_leak_a_file(graded):
     sub = graded["subs"].get("symlinked")
     assert sub is not None
@@ -629,9 +635,6 @@ def test_unsigned_forged_result_lines_are_ignored(graded):
     assert row.detail.get("tampered_lines", 0) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="the HMAC key lives in the sandbox's memory (runner.Channel._key); "
-                                       "gc finds the Channel and signs a forged answer for an exercise whose "
-                                       "answer cell is blank, and the grader keeps the last answer per id")
 def test_forged_signed_answer_is_not_accepted(graded):
     assert _score(graded, "forger", "01_slope").score == 0
 
@@ -668,10 +671,6 @@ def test_forged_unhashable_fields_do_not_break_the_batch(second_run):
     assert all(v.score == 0 for v in rows.get("a_breaker", {}).values() if v.kind == "auto")
 
 
-@pytest.mark.xfail(strict=True, reason="zygote._kill_orphans runs only when a sandbox ends: a grandchild that "
-                                       "becomes an orphan after the LAST sweep (its parent lingers and is killed by "
-                                       "that sweep) is never killed; at exit the zygote kills only its own children "
-                                       "and the grandchild is re-parented to init")
 def test_no_process_outlives_the_grade_run(second_run):
     assert second_run[3] == []
 
@@ -759,17 +758,7 @@ def judged():
     return _judge_all(_CASES, timeout=120.0)
 
 
-_OVERFLOW = ("wire._num calls float() on a forged 400-digit JSON integer and the OverflowError escapes judge() "
-             "(it catches WireError/KeyError/TypeError/ValueError only); cmd_grade's catch-all then leaves the "
-             "whole submission ungraded instead of scoring this exercise 0")
-
-
-def _case_param(name):
-    marks = [pytest.mark.xfail(strict=True, reason=_OVERFLOW)] if name.endswith("400_digits") else []
-    return pytest.param(name, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("name", [_case_param(n) for n in _CASES])
+@pytest.mark.parametrize("name", list(_CASES))
 def test_hostile_answer_data_scores_zero_quickly(judged, name):
     """Whatever comes back from the sandbox (forged or not), judge() gives credit 0 within seconds and
     never raises."""
@@ -777,7 +766,7 @@ def test_hostile_answer_data_scores_zero_quickly(judged, name):
     assert out != "hang", "judge() did not finish"
     assert "crash" not in out, out["crash"]
     assert out["credit"] == 0
-    assert out["seconds"] < 15
+    assert out["seconds"] < 60  # a hang guard, not a speed goal (the machine may be busy)
     assert not Path("/tmp/rt_pwned_x").exists()
 
 

@@ -144,3 +144,92 @@ def test_escaped_grandchildren_are_killed_when_the_run_ends():
     while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
         time.sleep(0.2)
     assert not os.path.exists(f"/proc/{pid}"), "a process that left the sandbox's session survived"
+
+
+PROC_PROBE = """
+import os, socket
+seen = {}
+for name, path in {"own_status": "/proc/self/status", "own_maps": f"/proc/{os.getpid()}/maps",
+                   "thread": "/proc/thread-self/status", "cpuinfo": "/proc/cpuinfo",
+                   "parent_environ": f"/proc/{os.getppid()}/environ", "grader_environ": f"/proc/{GRADER}/environ",
+                   "grader_cmdline": f"/proc/{GRADER}/cmdline", "init_cmdline": "/proc/1/cmdline"}.items():
+    try:
+        open(path, "rb").read(10)
+        seen[name] = "read"
+    except PermissionError:
+        seen[name] = "denied"
+    except OSError as exc:
+        seen[name] = type(exc).__name__
+try:
+    os.listdir("/proc")
+    seen["listing"] = "read"
+except PermissionError:
+    seen["listing"] = "denied"
+try:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"escaped", ("127.0.0.1", PORT))
+    seen["udp"] = "sent"
+except OSError as exc:
+    seen["udp"] = type(exc).__name__
+"""
+
+
+@needs_landlock
+def test_proc_shows_only_the_sandbox_itself_and_udp_goes_nowhere():
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    try:
+        code = f"GRADER = {os.getpid()}\nPORT = {listener.getsockname()[1]}\n" + PROC_PROBE
+        run = _run([{"code": code, "cell": 1}, _extract("seen")])
+        try:
+            received = listener.recv(100)
+        except OSError:
+            received = None
+    finally:
+        listener.close()
+    got = _value_of(run)
+    assert got["own_status"] == got["own_maps"] == got["thread"] == got["cpuinfo"] == "read", got
+    for name in ("parent_environ", "grader_environ", "grader_cmdline", "init_cmdline", "listing"):
+        assert got[name] == "denied", (name, got)
+    if run.warning is None:  # no warning: the network namespace was created
+        assert got["udp"] != "sent" and received is None, got
+
+
+def test_answers_out_of_order_or_twice_are_ignored():
+    """A signed answer from student code (the key is in the sandbox's memory) counts only where the
+    runner itself sends one: after that exercise's extraction marker, once."""
+    forge = ("import gc\nfor o in gc.get_objects():\n"
+             "    if type(o).__name__ == 'Channel' and hasattr(o, 'send'):\n"
+             "        o.send('answer', grade_id=GID, variant=None, answer={'status': 'ok', "
+             "'value': {'t': 'int', 'v': '99'}})\n")
+    early = _run([{"code": "GID = 'probe'\n" + forge + "x = 1\n", "cell": 1}, _extract("x")])
+    assert early.tampered >= 1 and _value_of(early) == 1
+    late = _run([{"code": "x = 2", "cell": 1}, _extract("x"), {"code": "GID = 'probe'\n" + forge, "cell": 100}])
+    assert late.tampered >= 1 and _value_of(late) == 2
+
+
+def test_message_order_accepts_exactly_the_runners_sequence():
+    steps = [{"code": "a = 1", "cell": 1},
+             {"extract": [{"grade_id": "g1", "wrong_codes": ["w0", "w1"]}, {"grade_id": "g2"}], "cell": 2}]
+    order = sandbox.MessageOrder(steps)
+    assert not order.answer("g1", None)                      # before any marker
+    assert not order.cell(2, True)                           # a marker out of order
+    assert order.cell(1, False) and not order.answer("g1", None)
+    assert order.cell(2, True)
+    assert not order.answer("g1", 0)                         # variants follow the answer itself
+    assert order.answer("g1", None) and order.answer("g1", 0) and order.answer("g1", 1)
+    assert order.answer("g2", None)
+    assert not order.answer("g2", None) and not order.answer("g1", None)   # duplicates
+    assert not order.cell(2, True)                           # no step left
+
+
+def test_the_notebook_holds_no_capabilities():
+    """Even when the grader runs as root, the notebook cannot raise its own rlimits (no capabilities)."""
+    code = ("import resource\ncaps = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('CapEff')]\n"
+            "try:\n    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))\n"
+            "    raised = True\nexcept (ValueError, OSError):\n    raised = False\nout = (caps[0], raised)\n")
+    run = _run([{"code": code, "cell": 1}, _extract("out")])
+    assert _value_of(run) == ("0000000000000000", False)
