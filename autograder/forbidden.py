@@ -37,6 +37,8 @@ FORBIDDEN = frozenset({
     "methodcaller", "__getattribute__", "__code__", "pickle", "marshal", "runpy", "subprocess",
     "ctypes", "get_ipython", "run_line_magic", "run_cell_magic",
     "inspect", "pkgutil", "resolve_name", "__globals__", "__subclasses__", "__closure__", "open",
+    # reaching the grader's own objects in the sandbox (its channel, frames)
+    "gc", "get_objects", "get_referrers", "_getframe", "currentframe", "f_globals", "f_locals", "f_back",
 })
 # Builtins that are only dangerous as bare names: `re.compile` or `file.open` as attributes are fine
 # (the module that would reach the builtin, `builtins`, is itself forbidden).
@@ -125,7 +127,8 @@ def _scan_tokens(source: str, found: list[str]) -> list[str]:
 
 # Names that can bind or reach anything (a cell using one may define any name): such a cell taints
 # every hand exercise, not just the names it visibly binds.
-HIDING = frozenset({"import *", "inspect", "pkgutil", "resolve_name", "__globals__", "__subclasses__",
+HIDING = frozenset({"gc", "get_objects", "get_referrers", "_getframe", "currentframe", "f_globals",
+                    "f_locals", "f_back", "import *", "inspect", "pkgutil", "resolve_name", "__globals__", "__subclasses__",
                     "__closure__", "open", "sympify", "parse_expr", "parse_latex", "sympy_parser", "S",
     "eval", "exec", "compile", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
     "vars", "importlib", "modules", "__dict__", "__builtins__", "builtins", "attrgetter",

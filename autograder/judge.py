@@ -8,6 +8,7 @@ bad_type, invalid, forbidden, stopped, grader_error) and one student-facing mess
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,7 @@ from autograder.wire import Opaque, WireError, decode
 
 EXPR_TIMEOUT = 2.0
 CHAIN_TIMEOUT = 30.0
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -32,7 +34,23 @@ class ReferenceError_(Exception):
 
 
 def judge(ex: Exercise, ref: dict, answer: dict | None) -> Verdict:
-    """The verdict for one exercise; `answer` is None when the sandbox never reached it."""
+    """The verdict for one exercise; `answer` is None when the sandbox never reached it.
+
+    Never raises (except KeyboardInterrupt/SystemExit): whatever goes wrong while judging this one
+    exercise scores it 0 with mistake "error" and is logged; the rest of the submission is unaffected.
+    """
+    try:
+        return _judge(ex, ref, answer)
+    except Exception as exc:  # noqa: BLE001  (hostile data or a grader bug: this exercise only)
+        try:
+            why = _short(f"{type(exc).__name__}: {exc}", 200)
+        except Exception:  # noqa: BLE001  (an exception whose str() fails)
+            why = type(exc).__name__
+        _LOG.warning("judging %s failed: %s", ex.grade_id, why)
+        return Verdict(0.0, "error", "Your answer could not be judged; it scores 0.", {"why": why})
+
+
+def _judge(ex: Exercise, ref: dict, answer: dict | None) -> Verdict:
     if answer is None:
         return Verdict(0.0, "missing", f"`{ex.answer}` was never evaluated.")
     status = answer.get("status") if isinstance(answer, dict) else None
@@ -122,6 +140,10 @@ def _judge_function(ex: Exercise, ref: dict, answer: dict) -> Verdict:
     hit = _catalogue_function(ex, ref, [g for _, g in got])
     if hit is not None:
         return Verdict(hit.max_score, hit.mistake, hit.message, detail)
+    if ex.hand and all(_numeric_match(g, e, 1e-5, 0.0) for (_, g), e in zip(got, expected, strict=True)):
+        return Verdict(0.0, "approximate", "Your values are close to the derivative but not exact (they agree to "
+                                           "about 1e-5 but not to the 1e-11 a formula gives): this looks like a "
+                                           "numerical approximation. Derive the exact formula by hand.", detail)
     first = next(d for d in diagnoses if not d)
     detail.update(_safe_details(first.details))
     return Verdict(0.0, first.kind, first.message, detail)

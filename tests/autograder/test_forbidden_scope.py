@@ -70,3 +70,9 @@ def test_star_imports_and_introspection_taint_everything():
 
 def test_limit_of_a_difference_quotient_is_forbidden():
     assert _answer([(7, "hh = sp.Symbol('hh')\ndp_dx = sp.limit((p.subs(x, x + hh) - p) / hh, hh, 0)")], 7)
+
+
+def test_reaching_the_graders_objects_taints_everything():
+    for src in ("import gc\nch = [o for o in gc.get_objects() if type(o).__name__ == 'Channel']",
+                "import sys\nfr = sys._getframe(1).f_globals"):
+        assert _answer([(3, src), (7, "dp_dx = 20*x**4")], 7) is not None, src

@@ -129,6 +129,16 @@ def test_judge_function_uses_catalogue_then_diagnosis():
     assert judge(ex, ref, {"status": "not_callable", "type": "int"}).mistake == "not_callable"
 
 
+def test_hand_function_close_but_not_exact_is_called_an_approximation():
+    xs = [np.array([1.0, -2.0, 0.3]), np.array([0.7, 5.0, -1.1])]
+    ex = _ex("function", {"kind": "function", "answer": "f", "args": [], "hand": True, "rtol": 1e-11})
+    ref = {"expected": _probes(xs), "wrong": []}
+    v = judge(ex, ref, _probes([x * (1 + 3e-9) for x in xs]))   # what a central difference gives
+    assert (v.credit, v.mistake) == (0.0, "approximate")
+    assert judge(ex, ref, _probes([x * (1 + 1e-13) for x in xs])).credit == 1.0   # rounding only
+    assert judge(ex, ref, _probes([x * 1.01 for x in xs])).mistake != "approximate"   # just wrong
+
+
 def test_judge_expression_parses_safely():
     ex = _ex("expression", {"kind": "expression", "answer": "e", "symbols": ["x"]},
              [WrongAnswer("missing_inner", "Inner derivative!", "...")])
