@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from sitekit import COURSE
 
+from autograder.leaks import secret_lines as leak_lines
+from autograder.notebooks import read_notebook
+
 pytestmark = pytest.mark.xdist_group("site")
 
-REGIONS = [("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")]
 TEXT_SUFFIXES = {".html", ".js", ".ipynb", ".txt", ".json", ".md", ".log", ".inv"}
 
 
@@ -25,27 +27,13 @@ def _is_trivial(line: str) -> bool:
 
 
 def secret_lines(notebooks: list[Path]) -> set[str]:
-    """Non-trivial lines inside solution / hidden-test regions (and model answers of written cells), minus
-    lines that also appear outside those regions (a shared line like an import is not a secret)."""
-    secret, public = set(), set()
+    """The secret lines `release` already refuses to ship (autograder.leaks: solution / hidden-test
+    regions and model written answers), whitespace-normalised as the site text is, without lines too
+    short or generic to identify a solution."""
+    secret = set()
     for path in notebooks:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        for cell in nb["cells"]:
-            source = "".join(cell["source"])
-            grader = cell.get("metadata", {}).get("nbgrader", {})
-            if cell["cell_type"] == "markdown" and grader.get("solution"):
-                secret.update(_norm(ln) for ln in source.splitlines())
-                continue
-            inside = False
-            for ln in source.splitlines():
-                if any(b in ln for b, _ in REGIONS):
-                    inside = True
-                    continue
-                if any(e in ln for _, e in REGIONS):
-                    inside = False
-                    continue
-                (secret if inside else public).add(_norm(ln))
-    return {ln for ln in secret - public if not _is_trivial(ln)}
+        secret.update(_norm(ln) for ln in leak_lines(read_notebook(path)))
+    return {ln for ln in secret if not _is_trivial(ln)}
 
 
 def site_text(root: Path) -> str:
