@@ -81,6 +81,17 @@ def _orphans(children: set[int]) -> list[int]:
     return out
 
 
+def _kill_hard(pid: int, group: int | None) -> None:
+    """SIGKILL process group `group` (when given) and process `pid`; gone already is fine."""
+    for kill, target in ((os.killpg, group), (os.kill, pid)):
+        if target is None:
+            continue
+        try:
+            kill(target, signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def _kill_orphans(children: set[int], rounds: int = 100) -> int:
     """Kill orphans until none is left: a killed orphan's own children are re-parented to us in turn,
     so sweep again (each round waits for the killed ones to die). Returns how many were killed."""
@@ -95,14 +106,10 @@ def _kill_orphans(children: set[int], rounds: int = 100) -> int:
         for pid in found:
             try:
                 pgid = os.getpgid(pid)
-                if pgid != own_group and pgid not in children:
-                    os.killpg(pgid, signal.SIGKILL)  # its whole group (a new session's other members)
             except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+                pgid = None
+            # its whole group too (a new session's other members), never ours or a live sandbox's
+            _kill_hard(pid, pgid if pgid not in (own_group, None) and pgid not in children else None)
         killed += len(found)
         _wait_dead(found, 2.0)
     return killed
@@ -162,14 +169,7 @@ def serve_forever(sock: socket.socket) -> None:
     finally:
         try:
             for pid in list(children):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+                _kill_hard(pid, pid)  # each sandbox leads its own group
             # the sandboxes and everything they left behind: sweep until nothing is re-parented to us
             for _ in range(5):
                 if not _kill_orphans(set()):
