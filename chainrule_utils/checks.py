@@ -33,7 +33,7 @@ from .numdiff import (
     _central_many,
     _complex,
     _Evaluator,
-    _shifted,
+    _shifted_blocks,
     directional_derivative,
 )
 from .report import CheckReport, build_report
@@ -102,7 +102,7 @@ def _adaptive_richardson(f, x):
 def _one_sided(evaluate, x, h, f0):
     """Forward and backward differences (f(x ± h_j e_j) − f(x)) / ±h_j, each of shape (n, m)."""
     n = x.size
-    vals = evaluate(np.concatenate([_shifted(x, h, +1), _shifted(x, h, -1)]), lambda k: "x ± h·e_j")
+    vals = evaluate(_shifted_blocks(x, [(h, +1), (h, -1)]), lambda k: "x ± h·e_j")
     return (vals[:n] - f0) / h[:, None], (f0 - vals[n:]) / h[:, None]
 
 

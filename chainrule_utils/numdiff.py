@@ -137,10 +137,14 @@ class _Evaluator:
                 raise ValueError(f"f returned shape {out.shape[1:]} per point here but {self.out_shape} "
                                  "elsewhere")
             flat = out.reshape(out.shape[0], -1)
-            finite = np.isfinite(flat).all(axis=1)
-            if not finite.all():
-                k = int(np.argmin(finite))
-                raise ValueError(f"f returned NaN or inf at {labels(k)}: x may be at the edge of f's domain")
+            # One sum is a cheap test (a NaN or inf anywhere makes it non-finite); only when it fails
+            # (or merely overflowed) is the row located, entry by entry.
+            if not np.isfinite(np.add.reduce(flat, axis=None)):
+                finite = np.isfinite(flat).all(axis=1)
+                if not finite.all():
+                    k = int(np.argmin(finite))
+                    raise ValueError(f"f returned NaN or inf at {labels(k)}: x may be at the edge of f's "
+                                     "domain")
             return flat
         out = None
         for k in range(points.shape[0]):
@@ -190,11 +194,19 @@ def _numeric(value, who: str) -> np.ndarray:
 
 def _shifted(x: np.ndarray, h: np.ndarray, sign: float, dtype=float) -> np.ndarray:
     """Stack of n points x + sign·h_j·e_j, shape (n,) + x.shape."""
+    return _shifted_blocks(x, [(h, sign)], dtype)
+
+
+def _shifted_blocks(x: np.ndarray, shifts, dtype=float) -> np.ndarray:
+    """Blocks of n points, one per (h, sign) in shifts: block b holds x + sign_b·h_b[j]·e_j in row j.
+    Shape (len(shifts)·n,) + x.shape, written once into one array (no concatenation copy)."""
     n = x.size
-    pts = np.empty((n, n), dtype=dtype)
+    pts = np.empty((len(shifts) * n, n), dtype=dtype)
     pts[...] = x.reshape(1, n)
-    pts[np.arange(n), np.arange(n)] += sign * h
-    return pts.reshape((n,) + x.shape)
+    diag = pts.reshape(len(shifts), n * n)[:, :: n + 1]  # view of each block's diagonal
+    for b, (h, sign) in enumerate(shifts):
+        diag[b] += sign * h
+    return pts.reshape((len(shifts) * n,) + x.shape)
 
 
 def _label(kind: str, n: int):
@@ -216,13 +228,15 @@ def _central(evaluate, x, h):
 def _central_many(evaluate, x, steps):
     """Central differences for several step arrays, from ONE call of evaluate (2n points per step)."""
     n = x.size
-    pts = np.concatenate([_shifted(x, h, s) for h in steps for s in (+1, -1)])
+    pts = _shifted_blocks(x, [(h, s) for h in steps for s in (+1, -1)])
     vals = evaluate(pts, lambda k: _label("+ h" if (k // n) % 2 == 0 else "- h", n)(k))
     out = []
     for i, h in enumerate(steps):
         plus, minus = vals[2 * i * n:(2 * i + 1) * n], vals[(2 * i + 1) * n:(2 * i + 2) * n]
         taken = (x.ravel() + h) - (x.ravel() - h)
-        out.append((plus - minus) / taken[:, None])
+        cols = np.subtract(plus, minus)
+        cols /= taken[:, None]  # in place: one temporary of n·m entries, not two
+        out.append(cols)
     return out
 
 
@@ -286,8 +300,11 @@ def _richardson(evaluate, x, h):
 
 
 def _assemble(cols: np.ndarray, out_shape: tuple, x_shape: tuple) -> np.ndarray:
-    """cols[j, i] = ∂f_i/∂x_j (flattened) -> Jacobian of shape out_shape + x_shape."""
-    return np.ascontiguousarray(cols.T).reshape(tuple(out_shape) + tuple(x_shape))
+    """cols[j, i] = ∂f_i/∂x_j (flattened) -> Jacobian of shape out_shape + x_shape.
+
+    For 1-D x and f the result is the transposed view (Fortran order, no copy); reshaping to
+    other shapes copies only when it must."""
+    return cols.T.reshape(tuple(out_shape) + tuple(x_shape))
 
 
 def directional_derivative(f: Callable, x, v, *, method: str = "complex") -> np.ndarray:

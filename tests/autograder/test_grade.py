@@ -12,7 +12,7 @@ import time
 
 import nbformat
 import pytest
-from conftest import PYTHON, TINY, code, make_tiny_course
+from coursekit import PYTHON, TINY, code, make_tiny_course
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers
 from autograder.results import ResultsStore

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import code, tiny_notebook
+from coursekit import code, tiny_notebook
 
 from autograder.assemble import assemble
 from autograder.forbidden import scan

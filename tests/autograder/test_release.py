@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import PYTHON, TINY, make_tiny_course, tiny_notebook
+from coursekit import PYTHON, TINY, make_tiny_course, tiny_notebook
 
 from autograder.leaks import find_leaks, secret_lines
 from autograder.notebooks import read_notebook

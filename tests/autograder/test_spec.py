@@ -5,7 +5,7 @@ import copy
 
 import nbformat
 import pytest
-from conftest import TINY, code, make_tiny_course, tiny_notebook
+from coursekit import TINY, code, make_tiny_course, tiny_notebook
 
 from autograder.notebooks import (
     NotebookError,

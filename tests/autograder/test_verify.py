@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import PYTHON, TINY, make_tiny_course, tiny_notebook
+from coursekit import PYTHON, TINY, make_tiny_course, tiny_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("core_verify")]
 
