@@ -55,9 +55,31 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.strerror is None:  # not an error of the file system or the OS: a bug, keep the traceback
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not type(exc).__module__.startswith("sqlalchemy"):
+            raise
+        from autograder.results import gradebook_problem
+
+        print(f"error: {gradebook_problem(getattr(args, 'db', None) or _db_url(args), exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _db_url(args) -> str:
+    try:
+        from autograder.course import Course
+
+        return Course.open(args.course, args.db).gradebook_url
+    except CourseError:
+        return "?"
 
 
 if __name__ == "__main__":

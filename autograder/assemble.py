@@ -1,7 +1,8 @@
 """Put a submitted notebook back together for grading, and turn it into the runner's steps.
 
-Code cells are taken from the submission in order; locked cells (nbgrader `locked` or test cells)
-are replaced by their RELEASED version by grade_id; locked cells the student deleted are put back
+Code cells are taken from the submission in order (a duplicated answer cell runs as a plain cell, as
+it did for the student); locked cells (nbgrader `locked` or test cells) are replaced by their RELEASED
+version by grade_id, once; locked cells the student deleted are put back
 after the nearest earlier released cell that is present (a test cell lands after its answer cell),
 or before the nearest later one.
 The result is the autograded notebook (released test cells, no hidden tests). Test cells are not
@@ -46,13 +47,12 @@ def assemble(submitted, released) -> Assembled:
             seen.add(gid)
             cells.append(_clean(locked[gid]))
             continue
-        if gid and gid in seen:
-            continue
+        duplicate = gid is not None and gid in seen
         if gid:
             seen.add(gid)
         new = _clean(cell)
-        if gid is None and new.get("metadata", {}).get("nbgrader"):
-            del new.metadata["nbgrader"]
+        if (gid is None or duplicate) and new.get("metadata", {}).get("nbgrader"):
+            del new.metadata["nbgrader"]  # a copy of an answer cell still runs, as in the student's kernel
         cells.append(new)
     # restore deleted locked cells
     for i, gid in enumerate(rel_order):

@@ -119,6 +119,7 @@ class Candidate:
     timestamp: dt.datetime | None
     counter: int
     layout: str  # "tree" or "lms"
+    raw_id: str = ""  # the student id as written in SOURCE, before safe_student_id
 
 
 class Matcher:
@@ -174,7 +175,8 @@ class Matcher:
             else:
                 folder = str(PurePosixPath(*parts[:-1]))
                 return Candidate(None, student, assignment, hit[1] + ".ipynb",  # type: ignore[arg-type]
-                                 timestamps.get(folder) or timestamp_from_name(name), counter, "tree")
+                                 timestamps.get(folder) or timestamp_from_name(name), counter, "tree",
+                                 parts[-3])
         # flat LMS name: <student>_<anything>_<notebook>, or a folder <student>_..._/<notebook>.ipynb
         for norm in self.norms:
             if nbase == norm or nbase.endswith("_" + norm):
@@ -183,14 +185,15 @@ class Matcher:
                 source_of_id = prefix or (parts[-2] if len(parts) >= 2 else "")
                 if not source_of_id:
                     return "no student id in the file name (expected <student>_..._<notebook>.ipynb)"
-                student = safe_student_id(re.split(r"_", source_of_id, maxsplit=1)[0])
+                raw_id = re.split(r"_", source_of_id, maxsplit=1)[0]
+                student = safe_student_id(raw_id)
                 if not student:
                     return f"no usable student id in {source_of_id!r}"
                 when = timestamp_from_name(name)
                 if when is None and len(parts) >= 2:
                     when = timestamp_from_name(parts[-2])
                 return Candidate(None, student, assignment, real + ".ipynb", when, counter,  # type: ignore[arg-type]
-                                 "lms")
+                                 "lms", raw_id)
         return tree_reason
 
 
@@ -293,6 +296,28 @@ _IGNORED = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)(/|$)|(^|/)\.DS_Store
 # ---------------------------------------------------------------------------------------------------
 # The command
 
+def _same_person_key(raw: str) -> str:
+    """Raw ids that differ only in case or Unicode normal form (NFC/NFD zip names) are one person."""
+    return unicodedata.normalize("NFC", raw).casefold()
+
+
+def _without_collisions(candidates: list[Candidate], skipped: list[tuple[str, str]]) -> list[Candidate]:
+    """`candidates` minus those whose student id is shared by different raw ids (listed in skipped)."""
+    raws: dict[str, dict[str, str]] = {}
+    for c in candidates:
+        raws.setdefault(c.student, {}).setdefault(_same_person_key(c.raw_id), c.raw_id)
+    clashing = {student: sorted(r.values()) for student, r in raws.items() if len(r) > 1}
+    kept = []
+    for c in candidates:
+        if c.student in clashing:
+            names = ", ".join(repr(r) for r in clashing[c.student])
+            skipped.append((c.entry.path, f"not collected: the different student ids {names} all become "
+                                          f"{c.student!r}; rename the files to tell them apart and collect again"))
+        else:
+            kept.append(c)
+    return kept
+
+
 def existing_timestamp(folder: Path) -> dt.datetime | None:
     ts = folder / "timestamp.txt"
     if ts.is_file():
@@ -355,6 +380,10 @@ def collect(course: Course, source: Path, *, max_file: int, max_total: int, dry_
     for folder in sorted(set(timestamps) - used_folders):
         skipped.append((f"{folder}/timestamp.txt", "no submitted notebook beside it"))
 
+    # Different people whose ids normalise to one folder name ('José' and 'Jose', ids cut at 64
+    # characters) are not merged: none of their files is collected, each is listed with the reason.
+    candidates = _without_collisions(candidates, skipped)
+
     # One submission per (student, assignment) from this source: the newest (then the highest counter).
     def order(c: Candidate):
         return (c.timestamp or dt.datetime.min.replace(tzinfo=dt.UTC), c.counter)
@@ -379,31 +408,14 @@ def collect(course: Course, source: Path, *, max_file: int, max_total: int, dry_
             skipped.append((c.entry.path, f"could not be read ({exc})"))
             continue
         target = dest / c.notebook
-        action = "collected"
-        if target.exists():
-            before = existing_timestamp(dest)
-            if before is not None and (when is None or when < before):
-                stats["kept"].append(label)
-                print(f"kept the newer existing one  {label}: existing {format_timestamp(before)}, "
-                      f"{c.entry.path} is from {when_text}", file=out)
-                continue
-            if before is not None and when == before:
-                if target.read_bytes() == data:
-                    stats["unchanged"].append(label)
-                    print(f"unchanged  {label} ({when_text})", file=out)
-                else:
-                    stats["kept"].append(label)
-                    print(f"kept the existing one  {label}: {c.entry.path} has the same timestamp "
-                          f"({when_text}) but different content", file=out)
-                continue
-            action = "replaced"
-        if not dry_run:
-            dest.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".part")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-            if when is not None:
-                (dest / "timestamp.txt").write_text(format_timestamp(when) + "\n")
+        try:
+            action = _store(c, data, dest, target, when, when_text, label, stats, dry_run, out)
+        except OSError as exc:  # this submission only (e.g. submitted/<student> is a file)
+            stats["errors"].append(label)
+            print(f"error  {label}: not written ({exc.strerror or exc}: {exc.filename or target})", file=out)
+            continue
+        if action is None:
+            continue
         stats[action].append(label)
         extra = ""
         if action == "replaced":
@@ -415,7 +427,41 @@ def collect(course: Course, source: Path, *, max_file: int, max_total: int, dry_
     return stats
 
 
+def _store(c: Candidate, data: bytes, dest: Path, target: Path, when, when_text: str, label: str,
+           stats: dict, dry_run: bool, out) -> str | None:
+    """Write one chosen submission unless an existing one is newer; the action taken (None: kept)."""
+    action = "collected"
+    if target.exists():
+        before = existing_timestamp(dest)
+        if before is not None and (when is None or when < before):
+            stats["kept"].append(label)
+            print(f"kept the newer existing one  {label}: existing {format_timestamp(before)}, "
+                  f"{c.entry.path} is from {when_text}", file=out)
+            return None
+        if before is not None and when == before:
+            if target.read_bytes() == data:
+                stats["unchanged"].append(label)
+                print(f"unchanged  {label} ({when_text})", file=out)
+            else:
+                stats["kept"].append(label)
+                print(f"kept the existing one  {label}: {c.entry.path} has the same timestamp "
+                      f"({when_text}) but different content", file=out)
+            return None
+        action = "replaced"
+    if not dry_run:
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+        if when is not None:
+            (dest / "timestamp.txt").write_text(format_timestamp(when) + "\n")
+    return action
+
+
 def run(args: argparse.Namespace) -> int:
+    if not (args.max_file_mb > 0 and args.max_total_mb > 0):
+        print("error: --max-file-mb and --max-total-mb must be > 0", file=sys.stderr)
+        return 2
     course = Course.open(args.course, args.db)
     mb = 1_000_000
     try:
@@ -431,7 +477,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"collect: {len(stats['collected'])} new, {len(stats['replaced'])} replaced, "
           f"{len(stats['kept'])} kept the existing one, {len(stats['unchanged'])} unchanged, "
           f"{len(stats['skipped'])} skipped (listed above); {len(students)} students"
+          + (f"; {len(stats['errors'])} NOT WRITTEN (errors above)" if stats["errors"] else "")
           + (" [dry run: nothing written]" if args.dry_run else ""))
+    if stats["errors"]:
+        return 1
     if used == 0:
         print("collect: no usable submission found in " + str(args.source), file=sys.stderr)
         return 1

@@ -178,11 +178,16 @@ def load_class(course: Course, assignments: list[str] | None = None) -> ClassDat
 def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
     """True when submitted/ holds a newer submission than the one this verdict was given for."""
     from autograder.cmd_collect import parse_timestamp
+    from autograder.safe_open import read_bytes
 
-    ts = course.submitted / sub.student / sub.assignment / "timestamp.txt"
-    if not sub.timestamp or not ts.is_file():
+    try:  # never follows a symlink, never blocks on a FIFO, reads at most 4 kB
+        text = read_bytes(course.submitted / sub.student / sub.assignment / "timestamp.txt", 4096)
+    except OSError:
         return False
-    now, then = parse_timestamp(ts.read_text(errors="replace")[:64]), parse_timestamp(sub.timestamp)
+    text = text.decode("utf-8", "replace").strip()[:64]
+    if not sub.timestamp or not text:
+        return False
+    now, then = parse_timestamp(text), parse_timestamp(sub.timestamp)
     return now is not None and then is not None and now > then
 
 
@@ -223,6 +228,21 @@ def canvas_rows(data: ClassData) -> list[list[str]]:
     return rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def csv_safe(cell: str) -> str:
+    """A text cell that a spreadsheet will not run as a formula: one starting with =, +, -, @, a tab or a
+    line break (or their full-width forms) gets a leading apostrophe. Numbers are left alone."""
+    if cell.startswith(_FORMULA_START):
+        try:
+            float(cell)
+            return cell
+        except ValueError:
+            return "'" + cell
+    return cell
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("csv", "canvas"), default="csv",
                         help="plain CSV (default) or Canvas's gradebook import layout")
@@ -235,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_class(course)
     rows = canvas_rows(data) if args.format == "canvas" else plain_rows(data)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
+    csv.writer(buf, lineterminator="\n").writerows([[csv_safe(str(c)) for c in row] for row in rows])
     if args.output == "-":
         sys.stdout.write(buf.getvalue())
         return 0

@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
 from autograder import html as H
 from autograder.cmd_export import ClassData, Question, load_class
-from autograder.course import Course
-from autograder.notebooks import NotebookError, cell_by_grade_id, read_notebook
+from autograder.course import Course, CourseError
+from autograder.notebooks import NotebookError, grade_id, read_notebook
 from autograder.spec import nbgrader_meta
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9_@+\-][A-Za-z0-9._@+\-]{0,127}$")
+# a folder name: letters (any script), digits, space, '.', '_', '@', '+', '-'; no leading '.' or space,
+# no trailing '.' or space (Windows); use with fullmatch
+SAFE_ID = re.compile(r"(?![. ])[\w.@+\- ]{0,127}[\w@+\-]")
 _HEADING = re.compile(r"^#{1,6}\s.*\b(Exercise|Question|Problem|Task)\b[^\n]*", re.IGNORECASE | re.MULTILINE)
 
 
@@ -101,11 +104,11 @@ def student_answer(course: Course, assignment: str, student: str, notebook: str,
     """The source of the student's answer cell, or None if the notebook or cell is not there."""
     path = course.submitted / student / assignment / f"{notebook}.ipynb"
     try:
-        nb = read_notebook(path)
+        nb = read_notebook(path, follow_symlinks=False)  # a symlink could show another file's cells
     except NotebookError:
         return None
-    cell = cell_by_grade_id(nb, answer_cell)
-    return None if cell is None else cell.source
+    cells = [c for c in nb.cells if grade_id(c) == answer_cell]
+    return cells[-1].source if cells else None  # of copies of the cell, the last one ran last
 
 
 def _result_cell(q: Question, score, max_score) -> tuple[str, str]:
@@ -129,7 +132,7 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
             f"{H.untrusted(student)}</h1>"]
     meta = []
     if sub.timestamp:
-        meta.append(f"submitted {H.escape(sub.timestamp)}")
+        meta.append(f"submitted {H.untrusted(sub.timestamp)}")  # timestamp.txt came with the submission
     if sub.graded_at:
         meta.append(f"graded {H.escape(sub.graded_at)}")
     if meta:
@@ -185,7 +188,7 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
                 part.append("<p>Your written answer will be graded by hand.</p>")
         elif cls == "failed":
             if r is not None and r.message:
-                part.append(f"<p class=\"message\">{H.text(r.message)}</p>")
+                part.append(f"<p class=\"message untrusted\">{H.text(r.message)}</p>")
             elif r is None:
                 part.append("<p class=\"message\">No result was recorded for this exercise.</p>")
             if r is not None and r.mistake:
@@ -205,6 +208,9 @@ def run(args: argparse.Namespace) -> int:
     course = Course.open(args.course, args.db)
     data = load_class(course, args.assignments or None)
     wanted = set(args.student) if args.student else None
+    unknown = sorted((wanted or set()) - set(data.students))
+    if unknown:
+        raise CourseError(f"no such student(s): {', '.join(map(repr, unknown))} (not in submitted/ or the gradebook)")
     root = course.feedback
     H.copy_static(root)
     written, skipped = [], []
@@ -215,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
             key = (assignment, student)
             if (key not in data.submissions and key not in data.pending) or (wanted and student not in wanted):
                 continue
-            if not SAFE_ID.match(student) or student in ("index.html", "_static"):
+            if not SAFE_ID.fullmatch(student) or student in ("index.html", "_static"):
                 skipped.append(f"{student!r}: not a safe folder name")
                 continue
             folder = root / student / assignment
@@ -227,11 +233,14 @@ def run(args: argparse.Namespace) -> int:
                               "has not been graded yet; this page will show its feedback once it is.</p></div>",
                               static=static, math=False)
             else:
-                page = render_page(course, data, assignment, student, prompt_map, static, secrets)
+                try:  # one page that cannot be made never stops the others
+                    page = render_page(course, data, assignment, student, prompt_map, static, secrets)
+                except Exception as exc:
+                    skipped.append(f"{student!r}/{assignment}: page not written ({type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:200]})")
+                    continue
             target = folder / f"{assignment}.html"
-            tmp = folder / f".{assignment}.html.part"
-            tmp.write_text(page, encoding="utf-8")
-            tmp.replace(target)
+            H.write_page(target, page)
             written.append((student, assignment, target))
     _write_index(root, data, written)
     for s in skipped:
@@ -259,9 +268,10 @@ def _write_index(root: Path, data: ClassData, written) -> None:
             score = data.score(a, student)
             label = (f"{H.fmt_points(score)} / {H.fmt_points(data.max_score(a))}" if score is not None
                      else H.text(data.status(a, student).split(":")[0]))
-            cells.append(f"<td><a href=\"{H.escape(p.relative_to(root).as_posix())}\">{label}</a></td>")
+            href = urllib.parse.quote(p.relative_to(root).as_posix())
+            cells.append(f"<td><a href=\"{H.escape(href)}\">{label}</a></td>")
         rows.append(f"<tr><td>{H.untrusted(student)}</td>{''.join(cells)}</tr>")
     body = ("<h1>Feedback pages</h1><p class=\"muted\">For the instructor: hand each student their own "
             "folder.</p><table><thead><tr><th>student</th>" + head + "</tr></thead><tbody>"
             + "\n".join(rows) + "</tbody></table>")
-    (root / "index.html").write_text(H.page("Feedback pages", body, math=False), encoding="utf-8")
+    H.write_page(root / "index.html", H.page("Feedback pages", body, math=False))

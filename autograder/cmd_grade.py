@@ -4,7 +4,8 @@ Per assignment: the source notebooks run once (reference answers at probes drawn
 seed); each submission runs in its own sandbox (N at a time); its answers are judged here, and the
 verdict is written at once (our tables + nbgrader's gradebook + autograded/<student>/<a>/).
 Ctrl-C / SIGTERM kill the sandboxes, keep finished verdicts and exit 130; a rerun grades the rest.
-Exit 0 even when some submissions are ungraded (they are listed), 2 on usage/course errors.
+Exit 0 even when some submissions are ungraded (they are listed), 2 on usage/course errors (an
+assignment whose source cannot be graded is reported and skipped; the others are graded).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    if args.jobs < 1 or args.timeout <= 0 or args.cell_timeout <= 0 or args.memory < 64:
+    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6) or args.memory < 64:
         print("error: --jobs must be >= 1, timeouts > 0 and --memory >= 64", file=sys.stderr)
         return 2
     course = Course.open(args.course, args.db)
@@ -60,6 +61,7 @@ class Grader:
         if db.startswith("sqlite:///"):
             self.protect.append(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
         self.summary: list[tuple[str, str, str, str | None]] = []   # (assignment, student, status, reason)
+        self.failed: list[str] = []   # assignments that could not be graded at all (why)
 
     # -- what to grade ---------------------------------------------------------------------------
     def todo(self, names: list[str], force: bool, students: list[str]) -> list[tuple[str, str]]:
@@ -84,7 +86,33 @@ class Grader:
                     out.append((a, s))
         return out
 
+    def unknown_folders(self, students: list[str] = ()) -> list[str]:
+        """submitted/<student>/<folder> whose folder is no assignment of the course (never graded)."""
+        known = set(self.course.assignments())
+        out = []
+        for s in self.course.students():
+            if students and s not in students:
+                continue
+            try:
+                out += [f"{s}/{p.name}" for p in sorted((self.course.submitted / s).iterdir())
+                        if p.is_dir() and p.name not in known and not p.name.startswith(".")]
+            except OSError:
+                continue
+        return out
+
     def run(self, names: list[str], force: bool = False, students: list[str] = ()) -> int:
+        unknown = self.unknown_folders(list(students))
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            print(f"note: {len(unknown)} submission folder(s) named after no assignment of the course, not "
+                  f"graded: {shown}", file=self.out)
+        by_case: dict[str, list[str]] = {}
+        for s in self.course.students():
+            by_case.setdefault(s.casefold(), []).append(s)
+        clashes = [" and ".join(v) for v in by_case.values() if len(v) > 1]
+        if clashes:
+            print(f"note: student ids that differ only in case are graded as different students: "
+                  f"{'; '.join(clashes[:5])}", file=self.out)
         todo = self.todo(names, force, list(students))
         if not todo:
             print("nothing to grade (use --force to regrade)", file=self.out)
@@ -102,7 +130,9 @@ class Grader:
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
         self._print_summary()
-        return 0
+        for why in self.failed:
+            print(f"NOT GRADED: {why}", file=self.out)
+        return 2 if self.failed else 0
 
     # -- grading -----------------------------------------------------------------------------------
     def _grade(self, todo: list[tuple[str, str]]) -> None:
@@ -112,18 +142,29 @@ class Grader:
         from autograder.spec import SpecError
 
         plans, refs = {}, {}
-        for a in sorted({a for a, _ in todo}):
-            self._ensure_released(a)
+        wanted = sorted({a for a, _ in todo})
+        for a in wanted:
             try:
-                plans[a] = load_plan(self.course, a)
-            except (SpecError, NotebookError) as exc:
-                raise CourseError(str(exc)) from None
-            t0 = time.time()
-            try:
-                refs[a] = build_reference(plans[a], limits=self.limits, protect=self.protect)
-            except GradingError as exc:
-                raise CourseError(str(exc)) from None
+                self._ensure_released(a)
+                try:
+                    plans[a] = load_plan(self.course, a)
+                except (SpecError, NotebookError) as exc:
+                    raise CourseError(str(exc)) from None
+                t0 = time.time()
+                try:
+                    refs[a] = build_reference(plans[a], limits=self.limits, protect=self.protect)
+                except GradingError as exc:
+                    raise CourseError(str(exc)) from None
+            except CourseError as exc:  # this assignment cannot be graded; the others still are
+                if len(wanted) == 1:
+                    raise
+                self.failed.append(f"{exc}")
+                print(f"error: {exc}; its submissions are not graded", file=self.out)
+                continue
             print(f"{a}: reference answers computed in {time.time() - t0:.1f} s", file=self.out)
+        if len(self.failed) == len(wanted):
+            raise CourseError(self.failed[0])
+        todo = [(a, s) for a, s in todo if a in refs]
         progress = Progress(len(todo), self.out)
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         try:
@@ -200,11 +241,29 @@ class Grader:
                 return out
             out["notebooks"][nb.stem] = (job, result)
         if all(v is None for v in out["notebooks"].values()):
-            out["ungraded"] = "no notebook of the assignment was submitted"
+            expected = " or ".join(f"{nb.stem}.ipynb" for nb in plan.notebooks)
+            found = sorted(p.name for p in folder.iterdir() if p.name.lower().endswith(".ipynb"))
+            out["ungraded"] = f"no notebook of the assignment was submitted (expected {expected}" + (
+                f"; found {', '.join(found[:3])}{', ...' if len(found) > 3 else ''}: rename it and submit "
+                "again)" if found else ")")
         return out
 
     def _record(self, plan, ref, student: str, outcome: dict) -> str:
-        """In the main thread: judge, write the verdict (all stores) and the autograded notebook."""
+        """In the main thread: judge, write the verdict (all stores) and the autograded notebook.
+
+        If writing a verdict fails (an odd notebook the autograded copy cannot hold, a value the
+        gradebook refuses), the submission is recorded as ungraded with the reason; only a gradebook
+        that cannot record even that stops the batch."""
+        try:
+            return self._record_outcome(plan, ref, student, outcome)
+        except Exception as exc:
+            if outcome["ungraded"]:
+                raise
+            reason = f"grader error while recording: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            fallback = {"notebooks": {}, "duration": outcome["duration"], "ungraded": reason[:300]}
+            return self._record_outcome(plan, ref, student, fallback)
+
+    def _record_outcome(self, plan, ref, student: str, outcome: dict) -> str:
         from autograder.grading import judge_notebook
         from autograder.nbgradebook import record_nbgrader
         from autograder.notebooks import write_notebook

@@ -88,7 +88,7 @@ def _distribution_plot(data: ClassData, assignment: str, scores: dict[str, list[
     height = max(2.4, 0.32 * len(qs) + 1.2)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, height), gridspec_kw={"width_ratios": [3, 2]})
     fig.subplots_adjust(left=0.22, right=0.98, bottom=0.2, top=0.86, wspace=0.3)
-    names = [name for name, _, _ in qs][::-1]
+    names = [_plain(name) for name, _, _ in qs][::-1]
     parts = {"full marks": [], "part": [], "zero": []}
     alt = []
     for _name, points, values in qs[::-1]:
@@ -133,6 +133,11 @@ def _distribution_plot(data: ClassData, assignment: str, scores: dict[str, list[
     return f"Score distribution for {assignment}. " + "; ".join(alt) + "."
 
 
+def _plain(label: str) -> str:
+    """A plot label shown as written ('$' would start matplotlib mathtext, which can fail to parse)."""
+    return label.replace("$", r"\$")
+
+
 def _mistake_plot(assignment: str, mistakes: dict[str, list[MistakeCount]], path: Path) -> str | None:
     """Horizontal bars: share of graded submissions with each of the most frequent mistakes."""
     items = sorted((m for ms in mistakes.values() for m in ms), key=lambda m: -m.percent)[:12]
@@ -144,7 +149,7 @@ def _mistake_plot(assignment: str, mistakes: dict[str, list[MistakeCount]], path
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(items) + 1.2))
-    labels = [f"{m.grade_id}: {m.mistake}" for m in items][::-1]
+    labels = [_plain(f"{m.grade_id}: {m.mistake}") for m in items][::-1]
     ax.barh(labels, [m.percent for m in items][::-1], color="#b5544a")
     ax.set_xlabel("% of graded submissions")
     ax.set_xlim(0, 100)
@@ -198,8 +203,8 @@ def assignment_section(data: ClassData, assignment: str, img_dir: Path) -> str:
         for q in data.questions[assignment]:
             for m in mistakes.get(q.grade_id, [])[:TOP_MISTAKES]:
                 rows.append(f"<tr><td>{H.escape(q.grade_id)}</td><td class=\"num\">{m.percent:.0f}%</td>"
-                            f"<td class=\"num\">{m.count} of {m.of}</td><td>{H.text(m.mistake)}</td>"
-                            f"<td>{H.text(m.message)}</td></tr>")
+                            f"<td class=\"num\">{m.count} of {m.of}</td><td>{H.untrusted(m.mistake)}</td>"
+                            f"<td>{H.untrusted(m.message)}</td></tr>")
         parts.append("<table><thead><tr><th>question</th><th>share</th><th>count</th><th>mistake</th>"
                      "<th>message shown</th></tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>")
     parts.append("<h3>Ungraded submissions</h3>")
@@ -227,7 +232,7 @@ def render(course: Course, data: ClassData) -> Path:
             f"Course total (missing and ungraded count 0): mean {mean}, median {median} of "
             f"{H.fmt_points(max_total)}.</p><p>{toc}</p>" + "\n".join(sections))
     out = root / "index.html"
-    out.write_text(H.page("Class report", body), encoding="utf-8")
+    H.write_page(out, H.page("Class report", body))
     return out
 
 

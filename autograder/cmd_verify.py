@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6):
+        print("error: --jobs must be >= 1 and timeouts > 0", file=sys.stderr)
+        return 2
     course = Course.open(args.course, args.db)
     names = course.resolve_assignments(args.assignments)
     limits = sandbox.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout)

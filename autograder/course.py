@@ -77,6 +77,8 @@ class Course:
         known = self.assignments()
         if not names:
             return known
+        # a tab-completed folder (`source/01_tiny/`) names its assignment
+        names = [Path(n).name if n not in known and Path(n).name in known else n for n in names]
         unknown = [n for n in names if n not in known]
         if unknown:
             raise CourseError(f"unknown assignment(s) {', '.join(unknown)}; the course has: {', '.join(known)}")

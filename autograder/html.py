@@ -111,6 +111,14 @@ def page(title: str, body: str, *, static: str = "_static", math: bool = True) -
     )
 
 
+def write_page(path: Path, html_text: str) -> None:
+    """Write a page atomically (a temp file renamed into place): an interrupted run leaves no half page."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(html_text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def copy_static(dest: Path) -> Path:
     """Copy the shipped MathJax into dest/_static/mathjax (only files that changed). Returns dest/_static."""
     static = Path(dest) / "_static"

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 
+from traitlets import TraitError
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -37,11 +38,22 @@ def _alembic_head() -> str:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+def _config_error(course, exc: BaseException):
+    from autograder.course import CourseError
+
+    where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+    why = " ".join(str(getattr(exc, "msg", None) or exc).split())[:200]
+    return CourseError(f"{course.root / 'nbgrader_config.py'}{where}: {type(exc).__name__}: {why}")
+
+
 def course_config(course) -> Config:
     """The course's nbgrader config with root and gradebook URL taken from `course`."""
     loader = PyFileConfigLoader("nbgrader_config.py", path=str(course.root))
-    with contextlib.redirect_stdout(io.StringIO()):
-        cfg = loader.load_config()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            cfg = loader.load_config()
+    except Exception as exc:  # a syntax or runtime error in the instructor's config file
+        raise _config_error(course, exc) from None
     cfg.CourseDirectory.root = str(course.root)
     cfg.CourseDirectory.db_url = course.gradebook_url
     cfg.NbGraderAPI.log_level = logging.WARNING
@@ -55,8 +67,11 @@ def api(course):
 
     _alembic_on_path()
     cfg = course_config(course)
-    coursedir = CourseDirectory(config=cfg)
-    a = NbGraderAPI(coursedir=coursedir, config=cfg)
+    try:
+        coursedir = CourseDirectory(config=cfg)
+        a = NbGraderAPI(coursedir=coursedir, config=cfg)
+    except TraitError as exc:  # a setting of the wrong type in nbgrader_config.py
+        raise _config_error(course, exc) from None
     a.log.setLevel(logging.WARNING)
     return a
 
@@ -67,4 +82,6 @@ def gradebook(course):
 
     _alembic_on_path()
     course_id = course_config(course).CourseDirectory.course_id or "default_course"
+    if not isinstance(course_id, str):
+        raise _config_error(course, TypeError(f"course_id must be a string, not {course_id!r}"))
     return Gradebook(course.gradebook_url, course_id=course_id)

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from pathlib import Path
 
 import nbformat  # (autograder/__init__.py keeps jsonschema's slow rfc3987_syntax import out)
 
 from autograder.spec import nbgrader_meta
+
+# nbformat fixes missing and duplicated cell ids itself (students' notebooks often have both); its
+# warnings would only interleave with the progress of a grading run.
+warnings.filterwarnings("ignore", category=nbformat.warnings.MissingIDFieldWarning)
+warnings.filterwarnings("ignore", category=nbformat.warnings.DuplicateCellId)
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 
@@ -19,37 +25,59 @@ class NotebookError(ValueError):
 def read_notebook(path, *, follow_symlinks: bool = True) -> nbformat.NotebookNode:
     """The notebook at `path` as nbformat v4; NotebookError for a missing file, bad JSON or not a notebook.
 
-    `follow_symlinks=False` (submissions): a symlink or anything but a regular file is refused."""
+    `follow_symlinks=False` (submissions): a symlink or anything but a regular file is refused, and
+    malformed outputs/attachments are dropped instead of refusing the notebook (see parse_notebook)."""
     from autograder.safe_open import UnsafeFile, read_bytes
 
     path = Path(path)
     try:
         if follow_symlinks:
             if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-                raise NotebookError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB")
-            text = path.read_text(encoding="utf-8")
+                raise NotebookError(too_big(path.name))
+            text = path.read_text(encoding="utf-8-sig")
         else:
             try:
-                text = read_bytes(path, MAX_NOTEBOOK_BYTES).decode("utf-8")
+                text = read_bytes(path, MAX_NOTEBOOK_BYTES).decode("utf-8-sig")
             except UnsafeFile as exc:
+                if "larger than" in str(exc):
+                    raise NotebookError(too_big(path.name)) from None
                 raise NotebookError(str(exc)) from None
     except FileNotFoundError:
         raise NotebookError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path.name}: not a notebook (binary data, not UTF-8 text: a zip or another "
+                            "file renamed .ipynb?)") from None
+    except OSError as exc:
         raise NotebookError(f"{path.name}: cannot read ({_one_line(exc)})") from None
-    return parse_notebook(text, path.name)
+    return parse_notebook(text, path.name, lenient=not follow_symlinks)
 
 
-def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
-    """Parse notebook JSON text (see read_notebook)."""
+def too_big(name: str) -> str:
+    return (f"{name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB (large saved outputs? clear them: "
+            "Kernel > Restart Kernel and Clear Outputs, save, submit again)")
+
+
+def parse_notebook(text: str, name: str = "notebook", *, lenient: bool = False) -> nbformat.NotebookNode:
+    """Parse notebook JSON text (see read_notebook). nbformat v3 documents (`worksheets`) are converted.
+    `lenient` (a student's notebook): malformed outputs, attachments and notebook metadata, which are
+    never graded, are dropped rather than making the whole notebook unreadable."""
+    if not text.strip():
+        raise NotebookError(f"{name}: empty file, not a notebook")
     try:
-        data = json.loads(text)
+        data = json.loads(text.removeprefix("\ufeff"))
     except (ValueError, RecursionError) as exc:
         raise NotebookError(f"{name}: not valid JSON ({_one_line(exc)})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list) or "nbformat" not in data:
+    v3 = (isinstance(data, dict) and data.get("nbformat") == 3 and isinstance(data.get("worksheets"), list)
+          and all(isinstance(w, dict) and isinstance(w.get("cells", []), list) for w in data["worksheets"]))
+    if not v3 and (not isinstance(data, dict) or not isinstance(data.get("cells"), list)
+                   or "nbformat" not in data):
         raise NotebookError(f"{name}: not a notebook (no 'cells' list / 'nbformat' field)")
+    if lenient and not v3:
+        _drop_broken_extras(data)
     try:
         nb = nbformat.reads(json.dumps(data), as_version=4)
+    except RecursionError:
+        raise NotebookError(f"{name}: not a notebook (nested too deeply)") from None
     except Exception as exc:  # nbformat raises a variety of errors on odd documents
         raise NotebookError(f"{name}: not a notebook ({_one_line(exc)})") from None
     for i, cell in enumerate(nb.cells):
@@ -64,6 +92,27 @@ def parse_notebook(text: str, name: str = "notebook") -> nbformat.NotebookNode:
         if not isinstance(cell.get("metadata", {}), dict):
             cell["metadata"] = nbformat.NotebookNode()
     return nb
+
+
+def _output_ok(out) -> bool:
+    if not isinstance(out, dict) or not isinstance(out.get("output_type"), str):
+        return False
+    return isinstance(out.get("data", {}), dict) and isinstance(out.get("metadata", {}), dict)
+
+
+def _drop_broken_extras(data: dict) -> None:
+    """Outputs, attachments and notebook metadata are never graded: malformed ones (an old or buggy
+    front end) are dropped so that they cannot make a student's answers unreadable."""
+    if not isinstance(data.get("metadata"), dict):
+        data["metadata"] = {}
+    for cell in data["cells"]:
+        if not isinstance(cell, dict):
+            continue
+        if "outputs" in cell and not (isinstance(cell["outputs"], list) and all(map(_output_ok, cell["outputs"]))):
+            cell["outputs"] = []
+        if "attachments" in cell and not (isinstance(cell["attachments"], dict)
+                                          and all(isinstance(v, dict) for v in cell["attachments"].values())):
+            del cell["attachments"]
 
 
 def grade_id(cell) -> str | None:
@@ -123,7 +172,11 @@ def write_notebook(nb, path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, str(tmp))
+    text = nbformat.writes(nb)
+    if not text.endswith("\n"):
+        text += "\n"
+    # a lone surrogate (student text such as "\ud800") cannot be UTF-8: written as its JSON escape
+    tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
     tmp.replace(path)
 
 

@@ -11,7 +11,26 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from autograder.course import CourseError
+
 _META = sa.MetaData()
+
+
+class GradebookError(CourseError):
+    """The gradebook database cannot be opened or used (one line, password hidden)."""
+
+
+def gradebook_problem(db_url: str, exc: BaseException) -> str:
+    """One line saying which gradebook failed and why (the URL's password is never shown)."""
+    try:
+        shown = sa.engine.make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL: show only its scheme
+        shown = db_url.split(":", 1)[0] + ":..."
+    orig = getattr(exc, "orig", None) or exc
+    why = " ".join(str(orig).split()) or type(orig).__name__
+    if isinstance(exc, ImportError):
+        why = f"the database driver is not installed ({why})"
+    return f"gradebook {shown} cannot be used: {why[:200]}"
 
 SUBMISSIONS = sa.Table(
     "chainrule_submission",
@@ -82,16 +101,25 @@ class ResultRow:
     detail: dict = field(default_factory=dict)
 
 
+def _storable(row: dict) -> dict:
+    """`row` with text a database can hold: lone surrogates and NUL (student text) replaced."""
+    return {k: v.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd") if isinstance(v, str) else v
+            for k, v in row.items()}
+
+
 class ResultsStore:
     """Read and write verdicts; tables are created on first use."""
 
     def __init__(self, db_url: str):
         self.db_url = db_url
         kwargs = {"connect_args": {"timeout": 60}} if db_url.startswith("sqlite") else {}
-        self.engine = sa.create_engine(db_url, **kwargs)
-        if not sa.inspect(self.engine).get_table_names():
-            _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
-        _META.create_all(self.engine)
+        try:
+            self.engine = sa.create_engine(db_url, **kwargs)
+            if not sa.inspect(self.engine).get_table_names():
+                _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
+            _META.create_all(self.engine)
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise GradebookError(gradebook_problem(db_url, exc)) from None
 
     def record(self, submission: SubmissionRow, results: list[ResultRow]) -> None:
         """Replace the verdict of (assignment, student) by this one, in one transaction."""
@@ -102,14 +130,14 @@ class ResultsStore:
         with self.engine.begin() as conn:
             for table in (RESULTS, SUBMISSIONS):
                 conn.execute(sa.delete(table).where(table.c.assignment == key[0], table.c.student == key[1]))
-            conn.execute(sa.insert(SUBMISSIONS), [vars(submission)])
+            conn.execute(sa.insert(SUBMISSIONS), [_storable(vars(submission))])
             if results:
                 rows = []
                 for i, r in enumerate(results):
                     row = dict(vars(r))
                     row["detail"] = json.dumps(r.detail, default=str)
                     row["position"] = i
-                    rows.append(row)
+                    rows.append(_storable(row))
                 conn.execute(sa.insert(RESULTS), rows)
 
     def submissions(self, assignment: str | None = None) -> list[SubmissionRow]:
