@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder import sandbox
 from autograder.assemble import Assembled, assemble, assemble_source, steps_for
-from autograder.forbidden import answer_taint, taint
+from autograder.forbidden import _bound_and_used, answer_taint, taint, target_taint, top_level_bindings
 from autograder.judge import Verdict, judge
 from autograder.notebooks import nbformat, read_notebook
 from autograder.probes import draw_probes, secret_rng
@@ -143,22 +143,33 @@ def forbidden_reasons(asm: Assembled, exercises: list[Exercise]) -> dict[str, st
 
     Only what the answer can reach counts: a scratch cell that calls `sp.diff` taints the names it
     binds, and an answer that reads one of them (transitively) is tainted; an answer cell that uses a
-    forbidden name itself is tainted; a cell that can bind anything (eval, globals, setattr, ...)
-    taints every hand exercise."""
+    forbidden name itself is tainted, and so is any other student cell that binds the answer's name
+    (an added or copied cell can replace the answer); a cell that can bind anything (eval, globals,
+    setattr, ...) taints every hand exercise. An answer computed from values of the exercise's
+    `target` (samples then a fit, a spline, a difference) is tainted too."""
     cells = [(n, src) for n, src, student, _ in asm.code_cells if student]
-    dirty, everything = taint(cells)
-    if not dirty:
-        return {}
+    protected = frozenset().union(*[top_level_bindings(src) for _, src, student, _ in asm.code_cells
+                                    if not student])
+    dirty, everything = taint(cells, protected)
     student_numbers = {n for n, _ in cells}
     reasons = {}
     for ex in exercises:
         if not ex.hand:
             continue
         answer_cells = [n for n, _, _, gid in asm.code_cells if gid == ex.answer_cell and n in student_numbers]
-        why = answer_taint(answer_cells, ex.answer, cells, dirty, everything)
+        if answer_cells:  # any other student cell that (re)binds the answer (a copied answer cell) counts too
+            answer_cells += [n for n, src in cells if n not in answer_cells and _binds(src, ex.answer)]
+        why = answer_taint(answer_cells, ex.answer, cells, dirty, everything, protected) if dirty else None
+        if not why and ex.target:  # computed from samples of the function it differentiates
+            why = target_taint(cells, ex.target, ex.answer)
         if why:
             reasons[ex.grade_id] = why
     return reasons
+
+
+def _binds(source: str, name: str) -> bool:
+    info = _bound_and_used(source)
+    return info is not None and name in info[0]
 
 
 def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:
@@ -170,8 +181,9 @@ def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResu
         answer = run.answers.get((ex.grade_id, None))
         if ex.grade_id in tainted:
             verdicts[ex.grade_id] = Verdict(0.0, "forbidden", (
-                f"This exercise is a hand derivation, but your answer depends on a differentiation routine: "
-                f"{tainted[ex.grade_id]}. Answers that call one (or hide one) score 0."),
+                f"This exercise is a hand derivation, but your answer depends on something it may not use: "
+                f"{tainted[ex.grade_id]}. Answers that call a differentiation routine (or hide one), or that "
+                f"are computed from values of the function being differentiated, score 0."),
                 {"reason": tainted[ex.grade_id]})
             continue
         if answer is None and run.stopped_at is not None:
@@ -189,5 +201,18 @@ def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResu
                                                "still raises NotImplementedError.", v.detail)
             elif answer_cell in errs:
                 v.message += f" (your answer cell, cell {answer_cell}, raised {errs[answer_cell][:150]})"
+            elif answer_cell is None:
+                v.message += _why_no_answer_cell(job.assembled.notebook, ex.answer_cell)
         verdicts[ex.grade_id] = v
     return verdicts
+
+
+def _why_no_answer_cell(notebook, answer_cell: str) -> str:
+    """A hint when the exercise's answer cell did not run: it was turned into Markdown/Raw, or deleted."""
+    from autograder.notebooks import grade_id
+
+    kinds = [c.cell_type for c in notebook.cells if grade_id(c) == answer_cell]
+    if kinds:
+        return (f" (your answer cell was changed into a {kinds[0]} cell, so it never ran: change it back "
+                "to a Code cell)")
+    return " (your notebook has no answer cell for this exercise: it was deleted or its metadata was changed)"

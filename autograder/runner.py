@@ -1,8 +1,10 @@
 """The sandboxed side of grading: run a notebook's code cells and hand back answers as plain data.
 
 Started by autograder.sandbox as `python -I -m autograder.runner RESULT_FD` with the job (JSON) on
-stdin. It imports the heavy libraries, moves into a new network namespace, sets rlimits, restricts
-itself with Landlock (all before any notebook code runs), then runs the job's steps in order:
+stdin. It imports the heavy libraries, joins a cgroup of its own, moves into new network, IPC and user
+namespaces, puts a size-limited tmpfs over its folder, sets rlimits, restricts itself with Landlock
+(all before any notebook code runs), in a notebook with hand derivations refuses sympy text that names
+a forbidden routine (guard_text_parsing), then runs the job's steps in order:
 
 - {"code": source, "cell": n}: one notebook cell through IPython's InteractiveShell (magics work),
   under a per-cell SIGALRM timeout;
@@ -170,6 +172,30 @@ def _plain(obj, depth=0):
     return obj
 
 
+def _numeric(obj, depth=0):
+    """Sympy numbers as Python numbers (an Integer as int, anything else numeric as float; a Matrix of
+    numbers as a list of rows), also inside tuples and lists: `slope = p.subs(x, 2)` is a number to the
+    student. Symbolic values are left alone (the judge calls them the wrong type)."""
+    if depth > 5:
+        return obj
+    if isinstance(obj, (tuple, list)) and len(obj) <= 10_000:
+        return type(obj)(_numeric(v, depth + 1) for v in obj)
+    types = _sympy_types()
+    if isinstance(obj, types[1]):
+        rows = obj.tolist()
+        if all(getattr(v, "is_number", False) for row in rows for v in row):
+            return [[_numeric(v, depth + 1) for v in row] for row in rows]
+        return obj
+    if isinstance(obj, types[0]) and getattr(obj, "is_number", False):
+        if getattr(obj, "is_Integer", False):
+            return int(obj)
+        try:
+            return float(obj)
+        except (TypeError, ValueError):  # a complex number: leave it to the judge
+            return obj
+    return obj
+
+
 def read_answer(ns: dict, ex: dict, timeout: float) -> dict:
     """The answer to exercise `ex` found in `ns`, as plain data (see module docstring)."""
     from autograder.wire import MAX_CHARS, decode, encode
@@ -189,7 +215,7 @@ def read_answer(ns: dict, ex: dict, timeout: float) -> dict:
                 try:
                     with _Alarm(timeout):
                         value = obj(*[copy.deepcopy(a) for a in args])
-                        outs.append({"ok": encode(value)})
+                        outs.append({"ok": encode(_numeric(value))})
                 except BaseException as exc:  # noqa: BLE001  (the student's code may raise anything)
                     outs.append({"error": _fmt_error(exc)})
             return {"status": "ok", "probes": outs}
@@ -206,7 +232,7 @@ def read_answer(ns: dict, ex: dict, timeout: float) -> dict:
                 return {"status": "bad_type", "type": type(obj).__name__[:100]}
             if kind == "chain_steps":
                 return {"status": "ok", "value": encode(_plain(obj))}
-            return {"status": "ok", "value": encode(obj)}
+            return {"status": "ok", "value": encode(_numeric(obj))}
     except BaseException as exc:  # noqa: BLE001
         return {"status": "error", "error": _fmt_error(exc)}
 
@@ -234,12 +260,47 @@ def extract(ns: dict, ex: dict, timeout: float, tripwire: bool) -> dict:
 # the job
 
 
+def guard_text_parsing() -> None:
+    """Refuse, in this process, sympy text that names a forbidden routine (autograder.forbidden.scan).
+
+    The static scan never reads strings, and sympy turns text into code in many places besides the
+    flagged sympify/parse_expr: sp.expand("diff(p, x)"), sp.factor, sp.Poly, sp.Matrix(["..."]), ... all
+    reach sympy.parsing.sympy_parser.parse_expr, which evaluates the text (methods, builtins and all).
+    Both parse_expr and the eval_expr it calls are wrapped; restoring the originals needs names the scan
+    flags. Installed for student runs of notebooks that have hand derivations."""
+    import sympy.parsing.sympy_parser as parser
+
+    from autograder.forbidden import scan
+
+    parse_expr, eval_expr = parser.parse_expr, parser.eval_expr
+
+    def check(text):
+        """`text` as a plain str (a str subclass could show the scan other text than sympy reads), once
+        scanned; anything else unchanged."""
+        if isinstance(text, str):
+            text = str.__getitem__(text, slice(None))
+            hits = scan(text)
+            if hits:
+                raise ValueError(f"text given to sympy may not use `{hits[0]}` (hand derivations in this notebook)")
+        return text
+
+    def guarded_parse_expr(s, *args, **kwargs):
+        return parse_expr(check(s), *args, **kwargs)
+
+    def guarded_eval_expr(code, *args, **kwargs):
+        return eval_expr(check(code), *args, **kwargs)
+
+    parser.parse_expr, parser.eval_expr = guarded_parse_expr, guarded_eval_expr
+
+
 def run_job(job: dict, channel: Channel) -> None:
     """Run the steps of `job` (sandbox already applied) and report through `channel`."""
+    tripwire = bool(job.get("tripwire", True))
+    if tripwire and any(ex.get("hand") for step in job["steps"] for ex in step.get("extract", ())):
+        guard_text_parsing()
     shell = make_shell()
     ns = shell.user_ns
     cell_timeout = float(job.get("cell_timeout", 30))
-    tripwire = bool(job.get("tripwire", True))
     for step in job["steps"]:
         cell = step.get("cell")
         if "code" in step:
@@ -280,28 +341,52 @@ def _wrong_answer(ns: dict, ex: dict, code: str, timeout: float) -> dict:
     return read_answer(ns2, ex, timeout)
 
 
-CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x10000000, 0x40000000, 0x08000000
 
 
 def isolate_network() -> str | None:
-    """Move this process into a new, empty network namespace (only a loopback that is down): no UDP,
-    raw or any other socket reaches a host, which Landlock (TCP only) cannot promise. Tries
-    unshare(CLONE_NEWNET) (needs CAP_SYS_ADMIN, e.g. root), then an unprivileged user namespace with it
-    (needs a single-threaded process: the forked sandbox is). Returns a warning line when both fail."""
+    """Move this process into new namespaces: network (empty, only a loopback that is down: no UDP, raw
+    or any other socket reaches a host, which Landlock (TCP only) cannot promise), IPC (System V shared
+    memory, message queues and semaphores, which Landlock does not cover and which outlive the process,
+    become private to this sandbox and vanish with it: no data or pinned memory left for a later
+    sandbox, no access to the host's segments) and, where possible, user (mapping our own uid/gid to
+    themselves, so files behave as before, but with an empty user keyring: keys added by one sandbox are
+    not seen by the next one, nor are the host user's keys). Needs a single-threaded process (the forked
+    sandbox is) for the user namespace; root can do without one. Returns a warning line naming what
+    could not be isolated (None when all was)."""
     import ctypes
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNET) == 0:
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
+            _map_ids(uid, gid)
             return None
-        first = ctypes.get_errno()
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-            return None
-        second = ctypes.get_errno()
+        errors = [os.strerror(ctypes.get_errno())]
+        if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0:
+            return None  # root without a user namespace: only the user keyring stays shared
+        errors.append(os.strerror(ctypes.get_errno()))
+        for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET):  # an IPC namespace alone may be refused
+            if libc.unshare(flags) == 0:
+                if flags & CLONE_NEWUSER:
+                    _map_ids(uid, gid)
+                return (f"warning: System V IPC is not isolated: unshare(CLONE_NEWIPC) failed ({errors[1]}), "
+                        f"with a user namespace too ({errors[0]})")
     except (OSError, AttributeError) as exc:
         return f"warning: network is not isolated (UDP is not blocked): {_fmt_error(exc)}"
-    return (f"warning: network is not isolated (UDP is not blocked): unshare(CLONE_NEWNET) failed "
-            f"({os.strerror(first)}), with a user namespace too ({os.strerror(second)})")
+    return (f"warning: network is not isolated (UDP is not blocked): unshare(CLONE_NEWNET|CLONE_NEWIPC) failed "
+            f"({errors[1]}), with a user namespace too ({errors[0]})")
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """In a new user namespace: map our uid and gid to themselves (unmapped, new files could not be
+    created); setgroups is denied first, as the kernel requires of an unprivileged process."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+        except OSError:
+            pass
 
 
 def drop_capabilities() -> None:
@@ -332,12 +417,146 @@ def drop_capabilities() -> None:
         pass
 
 
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+
+
+def private_workdir(workdir: str, disk_mb: int) -> str | None:
+    """Put a size-limited tmpfs (`disk_mb` MiB, disk_mb * 64 inodes, no exec/suid/devices) over `workdir`,
+    in a new mount namespace, and copy what was in it (the assignment's files) onto it. RLIMIT_FSIZE only
+    caps each file: without this a notebook could fill the grader's disk with many of them (the gradebook
+    and every other sandbox write there too). Returns a warning line when it cannot be done."""
+    import ctypes
+    import shutil
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    old = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            return f"warning: disk use is not limited: unshare(CLONE_NEWNS) failed ({os.strerror(ctypes.get_errno())})"
+        # nothing we mount may propagate back to the grader's mount namespace
+        if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            return f"warning: disk use is not limited: mount --make-rprivate failed ({os.strerror(ctypes.get_errno())})"
+        opts = f"size={int(disk_mb)}m,nr_inodes={int(disk_mb) * 64},mode=700".encode()
+        if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0:
+            return f"warning: disk use is not limited: mounting a tmpfs failed ({os.strerror(ctypes.get_errno())})"
+        shutil.copytree(f"/proc/self/fd/{old}", workdir, symlinks=True, dirs_exist_ok=True)
+        return None
+    finally:
+        os.close(old)
+
+
+CGROUP_PREFIX = "chainrule-sbx-"
+
+
+def _cgroup_bases() -> dict[str, str]:
+    """{controller: folder of this process's cgroup} for the pids and memory controllers (cgroup v1
+    hierarchies, or the v2 one under the name "unified" when it delegates both to children)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            own = [ln.rstrip("\n").split(":", 2) for ln in fh]
+        with open("/proc/self/mountinfo") as fh:
+            mounts = [ln.split() for ln in fh]
+    except OSError:
+        return {}
+    bases = {}
+    for m in mounts:
+        sep = m.index("-")
+        fstype, opts = m[sep + 1], m[sep + 3].split(",")
+        root, point = m[3], m[4]
+        for _, ctrls, path in own:
+            names = ctrls.split(",") if ctrls else []
+            if fstype == "cgroup" and names:
+                hit = [c for c in ("pids", "memory") if c in names and c in opts]
+            elif fstype == "cgroup2" and not names:
+                hit = ["unified"]
+            else:
+                continue
+            rel = os.path.relpath(path, root) if path.startswith(root) else None
+            if rel is None or rel.startswith(".."):
+                continue
+            for c in hit:
+                bases.setdefault(c, os.path.normpath(os.path.join(point, rel)))
+    if "unified" in bases:
+        try:
+            with open(os.path.join(bases["unified"], "cgroup.subtree_control")) as fh:
+                delegated = fh.read().split()
+        except OSError:
+            delegated = []
+        if not {"pids", "memory"} <= set(delegated) or ("pids" in bases and "memory" in bases):
+            del bases["unified"]
+    return bases
+
+
+def join_cgroup(limits: dict) -> str | None:
+    """Move this process into a new cgroup of its own with pids.max = `procs` and a memory limit of
+    memory_mb + disk_mb (its tmpfs is charged there too): rlimits count per process, so without it a
+    notebook could fork until the machine runs out of processes or memory, stalling every other
+    sandbox and the grader. Escaped processes stay in it (see remove_cgroup). Needs write access to the
+    cgroup file system (root, or a delegated v2 cgroup); returns a warning line when root could not do it
+    (other users usually cannot: for them it is skipped silently, like the rlimit-only fallback)."""
+    procs, memory = int(limits.get("procs") or 0), int(limits.get("memory_mb") or 0)
+    if not procs:
+        return None
+    bases = _cgroup_bases()
+    if not bases:
+        return "warning: processes are not limited per sandbox (no cgroup)" if os.geteuid() == 0 else None
+    name = f"{CGROUP_PREFIX}{os.getpid()}"
+    mem = (memory + int(limits.get("disk_mb") or 0)) * 2**20 if memory else 0
+    try:
+        for ctrl, base in bases.items():
+            d = os.path.join(base, name)
+            os.makedirs(d, 0o755, exist_ok=True)  # a stale one of a grader that died: ours now
+            settings = {"pids": [("pids.max", procs)], "memory": [("memory.limit_in_bytes", mem)] if mem else [],
+                        "unified": [("pids.max", procs)] + ([("memory.max", mem)] if mem else [])}[ctrl]
+            for fname, value in settings:
+                with open(os.path.join(d, fname), "w") as fh:
+                    fh.write(str(value))
+            with open(os.path.join(d, "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+    except OSError as exc:
+        return f"warning: processes are not limited per sandbox ({_fmt_error(exc)})" if os.geteuid() == 0 else None
+    return None
+
+
+def remove_cgroup(pid: int, timeout: float = 3.0) -> None:
+    """Grader side, after sandbox `pid` ended: kill whatever is left in its cgroups (processes that
+    left its session) and remove them. Best effort, never raises."""
+    import signal as _signal
+
+    deadline = time.monotonic() + timeout
+    for base in _cgroup_bases().values():
+        d = os.path.join(base, f"{CGROUP_PREFIX}{int(pid)}")
+        if not os.path.isdir(d):
+            continue
+        while True:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as fh:
+                    left = [int(v) for v in fh.read().split()]
+                for p in left:
+                    try:
+                        os.kill(p, _signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.rmdir(d)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+
+
 def enter_sandbox(job: dict) -> str | None:
-    """A new network namespace, rlimits, Landlock, then no capabilities; returns a warning line naming
-    each limit that could not be applied (None when all were)."""
-    warnings = []
+    """New namespaces (network, IPC, user), a size-limited private working folder, rlimits, Landlock,
+    then no capabilities; returns a warning line naming each limit that could not be applied (None when
+    all were)."""
+    warnings = [join_cgroup(job.get("limits", {}))]
     if job.get("isolate_network", True):
         warnings.append(isolate_network())
+    disk_mb = job.get("limits", {}).get("disk_mb")
+    if disk_mb:
+        warnings.append(private_workdir(job["workdir"], disk_mb))
     set_limits(job.get("limits", {}))
     os.chdir(job["workdir"])
     fs = job.get("landlock")

@@ -1,9 +1,12 @@
 """Run a notebook job in a sandboxed subprocess (autograder.runner) and collect its messages.
 
-The child gets: a fresh private temp dir (also HOME, TMPDIR, IPYTHONDIR), a scrubbed environment,
-MPLBACKEND=Agg, its own session (the whole process group is killed at the end), rlimits (memory,
-CPU, file size, processes), a per-cell timeout (SIGALRM in the runner), a new empty network
-namespace (no UDP or any other traffic; a warning line when it cannot be created), and Landlock:
+The child gets: a fresh private temp dir (also HOME, TMPDIR, IPYTHONDIR; a tmpfs of Limits.disk_mb
+in its own mount namespace), a scrubbed environment, MPLBACKEND=Agg, its own session (the whole process
+group is killed at the end), its own cgroup when the grader may create one (processes and memory of the
+whole sandbox; whatever is left in it is killed at the end), rlimits (memory, CPU, file size,
+processes), a per-cell timeout (SIGALRM in the runner), new network, IPC and (where possible) user
+namespaces (no UDP or any other traffic, no System V IPC or keyring shared with the host or the next
+sandbox; a warning line when they cannot be created), and Landlock:
 read-only access to the Python installation and system folders and to its own /proc/<pid> only,
 read-write only to its temp dir, no TCP, no signals to the outside. The wall-clock limit is enforced
 here (kill -9 of the group). Every line from the child is checked (HMAC with a per-run key, sequence
@@ -65,10 +68,12 @@ class Limits:
     memory_mb: int = 2048        # address space
     fsize_mb: int = 64           # largest file the notebook may write
     nproc: int = 0               # RLIMIT_NPROC (0: not set; it counts every process of the user)
+    disk_mb: int = 256           # all files in its folder (a tmpfs of this size; 0: not limited)
+    procs: int = 128             # processes and threads of the whole sandbox (its own cgroup; 0: not limited)
 
     def job_limits(self) -> dict:
         return {"memory_mb": self.memory_mb, "cpu_s": int(self.timeout) + 5, "fsize_mb": self.fsize_mb,
-                "nproc": self.nproc}
+                "nproc": self.nproc, "disk_mb": self.disk_mb, "procs": self.procs}
 
 
 @dataclass
@@ -85,6 +90,7 @@ class RunResult:
     started: float = 0.0
     ended: float = 0.0
     ready_at: float | None = None
+    pid: int | None = None                            # the sandbox's process (its cgroup is named after it)
 
     @property
     def duration(self) -> float:
@@ -198,6 +204,7 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
             raise
         finally:
             os.close(w)
+        res.pid = proc.pid
         with _LIVE_LOCK:
             _LIVE.add(proc.pid)
         if isinstance(proc, subprocess.Popen):
@@ -220,6 +227,9 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
+            from autograder.runner import remove_cgroup
+
+            remove_cgroup(proc.pid)
             with _LIVE_LOCK:
                 _LIVE.discard(proc.pid)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -241,11 +251,12 @@ def _feed(proc, data: bytes) -> None:
 def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol: MessageOrder) -> None:
     """Read signed lines until EOF, the wall-clock limit or the end of the run; fill `res`."""
     deadline = res.started + limits.timeout
-    buf = b""
+    reader = LineReader()
     total = 0
     seq = 0
     done = False
     killed_for_time = False
+    quiet_after_exit = 0
     while True:
         left = deadline - time.time()
         if left <= 0:
@@ -254,9 +265,16 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
             break
         ready, _, _ = select.select([fd], [], [], min(left, 1.0))
         if not ready:
-            if done and proc.poll() is not None:
-                break
+            if proc.poll() is not None:
+                if done:
+                    break
+                # the notebook's process has ended but something it left (a child in its own session)
+                # keeps the pipe open: stop waiting for it (it would hold the run until the time limit)
+                quiet_after_exit += 1
+                if quiet_after_exit >= 2:
+                    break
             continue
+        quiet_after_exit = 0
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             break
@@ -265,10 +283,8 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
             _killpg(proc.pid)
             res.ungraded = "the notebook sent too much data"
             return
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            msg = _verify(line, key)
+        for line in reader.feed(chunk):
+            msg = _verify(line, key) if line is not None else None
             if msg is None or msg.get("seq") != seq:
                 res.tampered += 1
                 continue
@@ -304,6 +320,42 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
         res.ungraded = f"kernel died ({name}{hint}) at {_at(res.last_cell)}"
     elif res.ready_at is not None:
         res.stopped_at = res.last_cell if res.last_cell is not None else 0
+
+
+MAX_LINE_BYTES = 64 * 2**20
+
+
+class LineReader:
+    """Splits the results stream into lines in linear time. A line longer than `max_line` bytes is
+    dropped as it arrives (never held whole) and reported once as None: the runner never sends one,
+    and a notebook writing hundreds of MB without a newline must not cost the grader quadratic time."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES):
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list:
+        out = []
+        start = 0
+        while True:
+            i = chunk.find(b"\n", start)
+            if i < 0:
+                break
+            if self._skipping:
+                self._skipping = False
+            else:
+                self._buf += chunk[start:i]
+                out.append(bytes(self._buf) if len(self._buf) <= self.max_line else None)
+            self._buf.clear()
+            start = i + 1
+        if not self._skipping:
+            self._buf += chunk[start:]
+            if len(self._buf) > self.max_line:
+                out.append(None)
+                self._buf.clear()
+                self._skipping = True
+        return out
 
 
 def _reap_killed(proc) -> None:

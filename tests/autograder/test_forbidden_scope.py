@@ -76,3 +76,52 @@ def test_reaching_the_graders_objects_taints_everything():
     for src in ("import gc\nch = [o for o in gc.get_objects() if type(o).__name__ == 'Channel']",
                 "import sys\nfr = sys._getframe(1).f_globals"):
         assert _answer([(3, src), (7, "dp_dx = 20*x**4")], 7) is not None, src
+
+
+def test_grading_zeroes_a_hand_answer_built_from_samples_of_its_target_only():
+    """forbidden_reasons wires target_taint in even when no cell calls a forbidden routine."""
+    from types import SimpleNamespace
+
+    from autograder.grading import forbidden_reasons
+
+    def reasons(*student_cells):
+        code_cells = [(0, "def h(x):\n    return np.sin(3 * x**2 + 1)", False, "lesson")]
+        code_cells += [(n, src, True, "01_dh_answer" if src.startswith("def dh_dx") else None)
+                       for n, src in enumerate(student_cells, start=1)]
+        ex = SimpleNamespace(grade_id="01_dh", hand=True, answer="dh_dx", answer_cell="01_dh_answer",
+                             target="h")
+        other = SimpleNamespace(grade_id="01_other", hand=True, answer="d2", answer_cell="01_d2_answer",
+                                target="h")
+        return forbidden_reasons(SimpleNamespace(code_cells=code_cells), [ex, other])
+
+    sampled = reasons("_xs = np.linspace(-2, 2, 401)\n_ys = h(_xs)",
+                      "_slopes = (_ys[1:] - _ys[:-1]) / (_xs[1:] - _xs[:-1])",
+                      "def dh_dx(x):\n    return np.interp(x, _xs[1:], _slopes)")
+    assert set(sampled) == {"01_dh"} and "`h`" in sampled["01_dh"]
+    honest = reasons("print(h(1.0))", "def dh_dx(x):\n    return np.cos(3 * x**2 + 1) * 6 * x")
+    assert honest == {}
+
+
+def test_a_students_own_variable_named_like_a_routine_is_not_a_routine():
+    own = "def grad_loss(x):\n    v = np.tanh(W @ x)\n    grad = W.T @ (1 - v**2)\n    return grad"
+    assert _answer([(7, own)], 7, "grad_loss") is None
+    assert _answer([(7, "grad = W.T @ v\ndC_dw = 2 * grad")], 7, "dC_dw") is None
+    # ... but a read before the student's own binding, or after `del`, may reach a routine
+    assert _answer([(7, "dC_dw = grad(f)\ngrad = 1")], 7, "dC_dw") is not None
+    assert _answer([(7, "grad = 1\ndel grad\ndC_dw = grad(f)")], 7, "dC_dw") is not None
+
+
+def test_a_statement_that_binds_nothing_taints_nothing():
+    cell = "def dq_dx(x):\n    return 2 * x\ncheck_gradient(q, dq_dx, x0).assert_ok()\nprint(numerical_gradient(q, x0))"
+    assert _answer([(7, cell)], 7, "dq_dx") is None
+
+
+def test_values_put_into_an_answer_by_side_effects_are_tainted():
+    fill = [(1, "def fill(v):\n    global dq_dx\n    dq_dx = v"), (2, "fill(sp.diff(p, x))")]
+    assert _answer(fill, None, "dq_dx") is not None
+    box = [(1, "box = {}"), (2, "box['a'] = sp.diff(p, x)"), (3, "dq_dx = box['a']")]
+    assert _answer(box, 3, "dq_dx") is not None
+    alias = [(1, "dq = np.zeros(3)\nv = dq"), (2, "v[:] = numerical_gradient(f, x0)")]
+    assert _answer(alias, 1, "dq") is not None
+    method = [(1, "dq = []"), (2, "dq.append(sp.diff(p, x))")]
+    assert _answer(method, 1, "dq") is not None

@@ -261,8 +261,9 @@ def test_hand_exercises_forbid_differentiation_routines(graded):
     assert sym["t_shape"].score == 1.0  # not a hand exercise
     assert "`numerical_jacobian`" in res["atk_hand_numjac"]["t_jac"].message
     assert res["atk_hand_complex"]["t_jac"].mistake == "forbidden"
+    # calling the target: seen in the code (the run-time tripwire stays as a second line of defence)
     trip = res["atk_tripwire"]["t_jac"]
-    assert trip.mistake == "error" and "may not call the function it differentiates" in trip.message
+    assert trip.score == 0 and trip.mistake == "forbidden" and "values of `h`" in trip.message
 
 
 def test_two_sandboxes_run_at_once_and_never_more(graded):

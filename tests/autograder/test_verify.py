@@ -42,7 +42,7 @@ def test_verify_lists_every_violation(tmp_path):
     proc = _verify(course)
     assert proc.returncode == 1
     out = proc.stdout
-    assert "t_jac: the source solution scores 0/2" in out and "may not call" in out
+    assert "t_jac: the source solution scores 0/2" in out and "values of `h`" in out
     assert "t_jac: catalogued wrong answer 1 (sign) scores 2/2" in out
     assert "t_shape: the blank student copy scores 1/1" in out
     assert "t_expr: catalogued wrong answer 0 (missing_inner) raises in the source notebook" in out
