@@ -114,12 +114,32 @@ def _student_probes(answer: dict) -> list:
 
 
 def _numeric_match(got, exp, rtol: float, atol: float):
-    """diagnose(got, exp); a value the sandbox could not send is never a match."""
+    """diagnose(got, exp) without expected values in its message (they would give the answer away); a
+    value the sandbox could not send is never a match."""
     from chainrule_utils import diagnose
 
     if isinstance(got, Opaque):
         got = f"<{got.type_name}>"
-    return diagnose(got, exp, rtol=rtol, atol=atol)
+    return diagnose(got, exp, rtol=rtol, atol=atol, reveal=False)
+
+
+# kinds that claim one mistake explains the whole answer: named only when every failing probe agrees
+_SYSTEMATIC = ("sign", "factor", "transpose", "diag_only", "diag_vector", "diag_matrix")
+
+
+def _consistent(failing: list) -> bool:
+    """Whether the first failing diagnosis holds at every failing probe (same kind; same factor)."""
+    first = failing[0]
+    if first.kind not in _SYSTEMATIC:
+        return True
+    for d in failing[1:]:
+        if d.kind != first.kind:
+            return False
+        if first.kind == "factor":
+            a, b = first.details.get("factor"), d.details.get("factor")
+            if not isinstance(a, float) or not isinstance(b, float) or abs(a - b) > 1e-6 * max(abs(a), abs(b)):
+                return False
+    return True
 
 
 def _judge_function(ex: Exercise, ref: dict, answer: dict) -> Verdict:
@@ -144,7 +164,12 @@ def _judge_function(ex: Exercise, ref: dict, answer: dict) -> Verdict:
         return Verdict(0.0, "approximate", "Your values are close to the derivative but not exact (they agree to "
                                            "about 1e-5 but not to the 1e-11 a formula gives): this looks like a "
                                            "numerical approximation. Derive the exact formula by hand.", detail)
-    first = next(d for d in diagnoses if not d)
+    failing = [d for d in diagnoses if not d]
+    first = failing[0]
+    if not _consistent(failing):
+        return Verdict(0.0, "wrong", f"Your values are wrong at {len(failing)} of {len(diagnoses)} grading points, "
+                                     "and no single common mistake (sign, transpose, constant factor) explains "
+                                     "them all: re-derive the formula.", detail)
     detail.update(_safe_details(first.details))
     return Verdict(0.0, first.kind, first.message, detail)
 
@@ -190,6 +215,8 @@ def _value_of(entry, what: str):
 def values_equal(got, exp, rtol: float, atol: float) -> bool:
     """The value rule: exact for bool/int/str (strings stripped, case-insensitive)/tuples, rtol for
     floats, `diagnose` for arrays."""
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+        got = _number_of_0d(got)
     if isinstance(exp, bool):
         return isinstance(got, (bool, np.bool_)) and bool(got) == exp
     if isinstance(exp, str):
@@ -215,6 +242,13 @@ def values_equal(got, exp, rtol: float, atol: float) -> bool:
     return False
 
 
+def _number_of_0d(v):
+    """The number a 0-d numeric array holds (np.array(2.5) is 2.5); anything else unchanged."""
+    if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iuf":
+        return v.item()
+    return v
+
+
 def _describe(v) -> str:
     if isinstance(v, np.ndarray):
         return f"an array of shape {tuple(v.shape)}"
@@ -226,6 +260,8 @@ def _describe(v) -> str:
 def _judge_value(ex: Exercise, ref: dict, answer: dict) -> Verdict:
     exp = _value_of(ref.get("expected"), "the reference answer")
     got = decode(answer["value"])
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+        got = _number_of_0d(got)
     if values_equal(got, exp, ex.rtol, ex.atol):
         return Verdict(1.0)
     for k, w in enumerate(ex.wrong):

@@ -38,15 +38,17 @@ class Diagnosis:
         return self.message
 
 
-def diagnose(got, expected, *, rtol: float = 1e-7, atol: float = 0.0) -> Diagnosis:
+def diagnose(got, expected, *, rtol: float = 1e-7, atol: float = 0.0, reveal: bool = True) -> Diagnosis:
     """Compare ``got`` with the reference ``expected`` and name the mistake, if any.
 
     Entries match when ``|got - expected| <= atol + rtol * max(1, |expected|)``.
     Never raises on a bad ``got``; a bad ``expected`` (not numeric) raises ValueError.
+    ``reveal=False``: messages never print an expected value (for graded feedback, where it would be
+    the answer); ``details`` are the same either way.
     """
     exp = _reference_array(expected)
     tol = float(atol) + float(rtol) * np.maximum(1.0, np.abs(exp))
-    return diagnose_with_tolerance(got, exp, tol)
+    return diagnose_with_tolerance(got, exp, tol, reveal=reveal)
 
 
 def _reference_array(expected) -> np.ndarray:
@@ -66,12 +68,12 @@ def _reference_array(expected) -> np.ndarray:
     return exp
 
 
-def diagnose_with_tolerance(got, expected: np.ndarray, tol: np.ndarray) -> Diagnosis:
+def diagnose_with_tolerance(got, expected: np.ndarray, tol: np.ndarray, *, reveal: bool = True) -> Diagnosis:
     """As ``diagnose`` with an allowed absolute error per entry (``tol``, shape of ``expected``)."""
     exp = _reference_array(expected)
     tol = np.broadcast_to(np.asarray(tol, dtype=float), exp.shape)
     try:
-        return _diagnose(got, exp, tol)
+        return _diagnose(got, exp, tol, reveal)
     except TimeoutError:  # an outer time limit must still fire
         raise
     except Exception as exc:  # a last line of defence: diagnosing must never crash on hostile input
@@ -150,7 +152,7 @@ def _short(text, limit: int = 40) -> str:
 # the checks
 
 
-def _diagnose(got, exp: np.ndarray, tol: np.ndarray) -> Diagnosis:
+def _diagnose(got, exp: np.ndarray, tol: np.ndarray, reveal: bool = True) -> Diagnosis:
     arr, bad = _as_numeric(got, exp)
     if bad is not None:
         return bad
@@ -201,18 +203,19 @@ def _diagnose(got, exp: np.ndarray, tol: np.ndarray) -> Diagnosis:
     count = int(wrong.sum())
     if count < arr.size:
         plural = "entries is" if count == 1 else "entries are"
+        expected = f", expected {_fmt_num(exp[idx[0]])}" if reveal else ""
         return Diagnosis("entries", f"{count} of {arr.size} {plural} wrong, at {_fmt_indices(idx)} "
-                                    f"(e.g. got {_fmt_num(arr[idx[0]])}, expected {_fmt_num(exp[idx[0]])}); "
-                                    "the others are right.",
+                                    f"(e.g. got {_fmt_num(arr[idx[0]])}{expected}); the others are right.",
                          {"indices": idx, "count": count})
-    if not meaningful.any():
+    if not meaningful.any() and reveal:
         return Diagnosis("wrong", "The expected answer is zero here, but yours is not "
                                   f"(e.g. {_fmt_num(arr[idx[0]])}).", {"indices": idx, "count": count})
     if arr.size > 1 and not np.any(arr):
         return Diagnosis("wrong", "Your answer is all zeros: did you return a placeholder (np.zeros) "
                                   "instead of the derivative?", {"indices": idx, "count": count})
     if arr.ndim == 0:
-        msg = f"The value is wrong: got {_fmt_num(arr[()])}, expected {_fmt_num(exp[()])}."
+        msg = f"The value is wrong: got {_fmt_num(arr[()])}" + (f", expected {_fmt_num(exp[()])}." if reveal
+                                                                 else ".")
     else:
         msg = (f"All {arr.size} entries are wrong, and no common mistake (sign, transpose, constant factor) "
                "explains them: re-derive the formula.")

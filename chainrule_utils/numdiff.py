@@ -139,7 +139,9 @@ class _Evaluator:
             flat = out.reshape(out.shape[0], -1)
             # One sum is a cheap test (a NaN or inf anywhere makes it non-finite); only when it fails
             # (or merely overflowed) is the row located, entry by entry.
-            if not np.isfinite(np.add.reduce(flat, axis=None)):
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = np.add.reduce(flat, axis=None)
+            if not np.isfinite(total):
                 finite = np.isfinite(flat).all(axis=1)
                 if not finite.all():
                     k = int(np.argmin(finite))

@@ -26,6 +26,7 @@ class CheckReport:
     max_rel_error: float = float("nan")
     worst_index: tuple | None = None
     notes: list[str] = field(default_factory=list)
+    reveal: bool = True  # False: the text shows no expected value and no error size (they give the answer away)
 
     def __bool__(self) -> bool:
         return bool(self.diagnosis)
@@ -41,7 +42,7 @@ class CheckReport:
                 head += f" (max relative error {self.max_rel_error:.1e})"
             return "\n".join([head + "."] + ["  " + note for note in self.notes])
         lines = [f"{self.what}: {self.diagnosis.kind.upper()} - {self.diagnosis.message}"]
-        if self.worst_index is not None and np.isfinite(self.max_abs_error):
+        if self.reveal and self.worst_index is not None and np.isfinite(self.max_abs_error):
             lines.append(f"  largest error {self.max_abs_error:.3g} at index {_fmt_index(self.worst_index)}"
                          f" (relative {self.max_rel_error:.3g})")
         lines.extend("  " + note for note in self.notes)
@@ -60,12 +61,14 @@ def _fmt_index(ix: tuple) -> str:
     return "()" if len(ix) == 0 else (str(ix[0]) if len(ix) == 1 else str(ix).replace(" ", ""))
 
 
-def build_report(what: str, got, expected, tol, *, notes=None) -> CheckReport:
-    """Diagnose ``got`` against ``expected`` with per-entry tolerance ``tol`` and fill the error fields."""
+def build_report(what: str, got, expected, tol, *, notes=None, reveal: bool = True) -> CheckReport:
+    """Diagnose ``got`` against ``expected`` with per-entry tolerance ``tol`` and fill the error fields.
+    ``reveal=False``: the report's text never shows an expected value or the size of the error."""
     exp = _reference_array(expected)
     tol = np.broadcast_to(np.asarray(tol, dtype=float), exp.shape)
-    diagnosis = diagnose_with_tolerance(got, exp, tol)
-    report = CheckReport(what=what, expected=exp, got=got, diagnosis=diagnosis, notes=list(notes or []))
+    diagnosis = diagnose_with_tolerance(got, exp, tol, reveal=reveal)
+    report = CheckReport(what=what, expected=exp, got=got, diagnosis=diagnosis, notes=list(notes or []),
+                         reveal=reveal)
     try:
         arr, bad = _as_numeric(got, exp)
         if bad is None and arr.shape == exp.shape and arr.size:
@@ -86,9 +89,12 @@ def build_report(what: str, got, expected, tol, *, notes=None) -> CheckReport:
     return report
 
 
-def check_array(got, expected, *, rtol: float = 1e-9, atol: float = 0.0, what: str = "Answer") -> CheckReport:
+def check_array(got, expected, *, rtol: float = 1e-9, atol: float = 0.0, what: str = "Answer",
+                reveal: bool = True) -> CheckReport:
     """Compare a given answer with a given reference: entries match when
-    ``|got - expected| <= atol + rtol * max(1, |expected|)``. Returns a CheckReport."""
+    ``|got - expected| <= atol + rtol * max(1, |expected|)``. Returns a CheckReport. Use
+    ``reveal=False`` when the reference is the answer itself (a value exercise): then the report names
+    the kind of mistake but never shows an expected value or the size of the error."""
     exp = _reference_array(expected)
     tol = float(atol) + float(rtol) * np.maximum(1.0, np.abs(exp))
-    return build_report(what, got, exp, tol)
+    return build_report(what, got, exp, tol, reveal=reveal)

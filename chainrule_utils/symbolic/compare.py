@@ -171,18 +171,19 @@ MAX_FACTOR_OPS = 12  # a missing/extra factor is named only when it is short
 
 
 def _factor_report(g, exp, deadline) -> ExprReport | None:
-    """got = expected / q or expected · q for a short non-constant q: name the factor q (often the
-    derivative of an inner function, forgotten or applied twice in the chain rule)."""
+    """got = expected / q or expected · q for a short non-constant q (often the derivative of an inner
+    function, forgotten or applied twice in the chain rule). The message does not print q (it would
+    give the answer away); `details` keeps it for instructors."""
     for num, den, kind in ((exp, g, "missing"), (g, exp, "extra")):
         ok, q = _limited(_short_ratio, max(min(deadline - time.monotonic(), 1.0), 0.05), num, den)
         if ok and q is not None:
             if kind == "missing":
-                return ExprReport("different", f"Your expression is missing a factor {q}: multiplied by it, "
-                                               "it would be right (in the chain rule, did you forget the "
-                                               "derivative of an inner function?).", g, exp,
+                return ExprReport("different", "Your expression is missing a factor that depends on the "
+                                               "variables: multiplied by it, it would be right (in the chain "
+                                               "rule, did you forget the derivative of an inner function?).", g, exp,
                                   {"missing_factor": str(q)})
-            return ExprReport("different", f"Your expression has an extra factor {q}: divided by it, it "
-                                           "would be right.", g, exp, {"extra_factor": str(q)})
+            return ExprReport("different", "Your expression has an extra factor that depends on the variables: "
+                                           "divided by it, it would be right.", g, exp, {"extra_factor": str(q)})
     return None
 
 
@@ -404,10 +405,10 @@ def _missing_term(g, exp, deadline):
             pairs = [(x, y) for x, y in zip(cv, ev, strict=True) if x is not None and y is not None]
             if len(pairs) >= MIN_VALID_PROBES and all(_close(x, y, 1e-10) for x, y in pairs):
                 if kind == "missing":
-                    return ExprReport("missing_term", f"Your expression is missing the term {term}: every "
-                                                      "other part is right.", g, exp, {"term": str(term)})
-                return ExprReport("different", f"Your expression has an extra term {term}: without it, it "
-                                               "would be right.", g, exp, {"extra_term": str(term)})
+                    return ExprReport("missing_term", "Your expression misses one term of the expected sum: "
+                                                      "every other part is right.", g, exp, {"term": str(term)})
+                return ExprReport("different", "Your expression has one extra term: without it, it would be "
+                                               "right.", g, exp, {"extra_term": str(term)})
     return None
 
 

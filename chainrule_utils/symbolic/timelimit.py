@@ -13,6 +13,8 @@ import signal
 import threading
 import time
 
+REARM = 0.05  # seconds until the alarm fires again if its Timeout was swallowed
+
 
 class Timeout(BaseException):
     """Raised inside the guarded call at the deadline (a BaseException, so `except Exception` in
@@ -37,6 +39,9 @@ def _with_alarm(fn, seconds, args, kwargs):
         return True, fn(*args, **kwargs)
 
     def _raise(signum, frame):
+        # Python ignores an exception raised inside a weakref callback or __del__ (printing "Exception
+        # ignored"): fire again shortly, so a swallowed Timeout cannot let the call run on unlimited.
+        signal.setitimer(signal.ITIMER_REAL, REARM)
         raise Timeout()
 
     start = time.monotonic()

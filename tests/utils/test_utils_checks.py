@@ -299,3 +299,17 @@ def test_property_random_functions_checks_never_false_alarm_and_name_each_mistak
 
 def test_check_gradient_accepts_a_one_element_output_as_scalar():
     assert check_gradient(lambda x: np.array([np.sum(x ** 2)]), lambda x: 2 * x, np.array([1.0, -3.0]))
+
+
+def test_check_array_reveal_false_hides_the_expected_value_and_the_error_size():
+    from chainrule_utils import check_array
+
+    shown = check_array(14, 10.0)
+    hidden = check_array(14, 10.0, reveal=False)
+    assert not shown and not hidden and shown.diagnosis.kind == hidden.diagnosis.kind
+    assert "10" in str(shown)
+    assert "10" not in str(hidden) and "0.4" not in str(hidden) and "largest error" not in str(hidden)
+    with pytest.raises(AssertionError) as err:
+        hidden.assert_ok()
+    assert "10" not in str(err.value)
+    assert check_array(10, 10.0, reveal=False)

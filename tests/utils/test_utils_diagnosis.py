@@ -242,3 +242,16 @@ def test_transpose_combined_with_sign_or_factor():
         assert d.kind == "transpose" and d.details["factor"] == factor
         assert "Besides" in d.message
     assert "factor" not in diagnose(S.T, S).details
+
+
+def test_reveal_false_never_prints_an_expected_value():
+    exp = np.array([[1.25, 3.0], [0.0, -7.5]])
+    got = exp.copy()
+    got[0, 1] = 2.0
+    shown, hidden = diagnose(got, exp), diagnose(got, exp, reveal=False)
+    assert shown.kind == hidden.kind == "entries" and shown.details == hidden.details
+    assert "expected 3" in shown.message and "3" not in hidden.message.split("(e.g.")[1]
+    scalar = diagnose(np.float64(4.5), np.float64(12.625), reveal=False)
+    assert scalar.kind == "wrong" and "12.625" not in scalar.message and "4.5" in scalar.message
+    zero = diagnose(np.array([0.5, 1.0]), np.zeros(2), reveal=False)
+    assert not zero and "zero" not in zero.message
