@@ -105,14 +105,14 @@ def mse_loss(w, b):
 def mse_grad_w(w, b):
     xs, ys = _samples()
     n = len(xs)
-    return sum((active(w.dot(x) + b) * (relu(w.dot(x) + b) - y) * x for x, y in zip(xs, ys, strict=True)),
+    return sum((active(w.dot(x) + b) * (w.dot(x) + b - y) * x for x, y in zip(xs, ys, strict=True)),
                sp.zeros(len(w), 1)) * 2 / n
 
 
 def mse_grad_b(w, b):
     xs, ys = _samples()
     n = len(xs)
-    return sum(active(w.dot(x) + b) * (relu(w.dot(x) + b) - y) for x, y in zip(xs, ys, strict=True)) * 2 / n
+    return sum(active(w.dot(x) + b) * (w.dot(x) + b - y) for x, y in zip(xs, ys, strict=True)) * 2 / n
 
 
 # Concrete maps for the Jacobian and chain-rule examples (the rules hold for any smooth maps).
@@ -341,7 +341,8 @@ RULES: list[Rule] = [
          lambda w, b: active(w.dot(sp.Matrix([1, 2])) + b),
          points=({"w": [1, 1], "b": 1}, {"w": [-1, -1], "b": 1})),
     Rule("mse_w", S7, "MSE loss, w.r.t. the weights",
-         r"C = \frac{1}{N}\sum_{i=1}^{N} e_i^2,\ \ e_i = \max(0, \mathbf{w}\cdot\mathbf{x}_i + b) - y_i:\quad"
+         r"C = \frac{1}{N}\sum_{i=1}^{N} \big(\max(0, \mathbf{w}\cdot\mathbf{x}_i + b) - y_i\big)^2,\ \ "
+         r"e_i = \mathbf{w}\cdot\mathbf{x}_i + b - y_i:\quad"
          r"\nabla_{\mathbf{w}} C = \frac{2}{N}\sum_{i=1}^{N} \mathbb{1}[\mathbf{w}\cdot\mathbf{x}_i + b > 0]"
          r"\; e_i\, \mathbf{x}_i",
          "The activity test belongs **inside** the sum: each sample is active or not on its own. Checked on "
@@ -350,7 +351,7 @@ RULES: list[Rule] = [
          errata=("001-93", "001-95")),
     Rule("mse_b", S7, "MSE loss, w.r.t. the bias",
          r"\frac{\partial C}{\partial b} = \frac{2}{N}\sum_{i=1}^{N} \mathbb{1}[\mathbf{w}\cdot\mathbf{x}_i + b > 0]\; e_i",
-         "Twice the average error over the samples, where inactive samples contribute zero. It is not "
+         "Twice the average error over all $N$ samples, where inactive samples contribute zero. It is not "
          "\"the average error\": the square brings the factor 2.",
          {"w": 2, "b": None}, mse_loss, "b", mse_grad_b, points=_NEURON_POINTS,
          errata=("001-102", "001-103", "001-104", "002-35")),
