@@ -408,30 +408,6 @@ def _scan_tokens(source: str, found: list[str]) -> list[str]:
 
 
 
-def _bound_and_used(source: str) -> tuple[set[str], set[str]] | None:
-    """Names a cell binds (assignments, defs, imports, attribute stores) and names it reads
-    (Name loads and attribute names); None when the cell does not parse."""
-    try:
-        tree = _parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    bound: set[str] = set()
-    used: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.id)
-        elif isinstance(node, ast.Attribute):
-            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else used).add(node.attr)
-        elif isinstance(node, _DEFS):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for a in node.names:
-                bound.add((a.asname or a.name).split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update(node.names)
-    return bound, used
-
-
 def taint(cells: list[tuple[int, str]], protected: frozenset[str] = frozenset()) -> tuple[dict[int, str], str | None]:
     """Which student-written cells depend on a forbidden routine.
 
@@ -518,12 +494,11 @@ def _analyse(cells: tuple, protected: frozenset[str]):
     return tainted, dirty, everything
 
 
-def answer_taint(answer_cells: list[int], answer_name: str, cells: list[tuple[int, str]],
-                 dirty: dict[int, str], everything: str | None,
+def answer_taint(answer_name: str, cells: list[tuple[int, str]], everything: str | None,
                  protected: frozenset[str] = frozenset()) -> str | None:
     """Why an exercise's answer `answer_name` is tainted, or None: some statement in any student cell
-    binds or fills it from a forbidden routine (directly or through tainted names), or `everything`.
-    `answer_cells` and `dirty` are kept for callers; the decision is by name (see _analyse)."""
+    binds or fills it from a forbidden routine (directly or through tainted names), or `everything`
+    (from taint())."""
     if everything:
         return everything
     return tainted_names(cells, protected).get(answer_name)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from autograder import sandbox
 from autograder.assemble import Assembled, assemble, assemble_source, steps_for
-from autograder.forbidden import _bound_and_used, answer_taint, taint, target_taint, top_level_bindings
+from autograder.forbidden import answer_taint, taint, target_taint, top_level_bindings
 from autograder.judge import Verdict, judge
 from autograder.notebooks import nbformat, read_notebook
 from autograder.probes import draw_probes, secret_rng
@@ -141,35 +141,26 @@ def run_student(job: StudentJob, *, limits: sandbox.Limits, protect: list) -> sa
 def forbidden_reasons(asm: Assembled, exercises: list[Exercise]) -> dict[str, str]:
     """grade_id -> why a hand exercise's answer depends on a forbidden routine (absent when clean).
 
-    Only what the answer can reach counts: a scratch cell that calls `sp.diff` taints the names it
-    binds, and an answer that reads one of them (transitively) is tainted; an answer cell that uses a
-    forbidden name itself is tainted, and so is any other student cell that binds the answer's name
-    (an added or copied cell can replace the answer); a cell that can bind anything (eval, globals,
-    setattr, ...) taints every hand exercise. An answer computed from values of the exercise's
+    Only what the answer can reach counts (autograder.forbidden, statement by statement over every
+    student cell, so an added or copied cell that rebinds the answer counts too): a scratch cell that
+    calls `sp.diff` taints the names it binds or fills, and an answer that reads one of them
+    (transitively) is tainted; a statement that can bind anything (eval, globals, setattr, ...) taints
+    every hand exercise. An answer computed from values of the exercise's
     `target` (samples then a fit, a spline, a difference) is tainted too."""
     cells = [(n, src) for n, src, student, _ in asm.code_cells if student]
     protected = frozenset().union(*[top_level_bindings(src) for _, src, student, _ in asm.code_cells
                                     if not student])
     dirty, everything = taint(cells, protected)
-    student_numbers = {n for n, _ in cells}
     reasons = {}
     for ex in exercises:
         if not ex.hand:
             continue
-        answer_cells = [n for n, _, _, gid in asm.code_cells if gid == ex.answer_cell and n in student_numbers]
-        if answer_cells:  # any other student cell that (re)binds the answer (a copied answer cell) counts too
-            answer_cells += [n for n, src in cells if n not in answer_cells and _binds(src, ex.answer)]
-        why = answer_taint(answer_cells, ex.answer, cells, dirty, everything, protected) if dirty else None
+        why = answer_taint(ex.answer, cells, everything, protected) if dirty else None
         if not why and ex.target:  # computed from samples of the function it differentiates
             why = target_taint(cells, ex.target, ex.answer)
         if why:
             reasons[ex.grade_id] = why
     return reasons
-
-
-def _binds(source: str, name: str) -> bool:
-    info = _bound_and_used(source)
-    return info is not None and name in info[0]
 
 
 def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:

@@ -3,8 +3,8 @@ from autograder.forbidden import answer_taint, taint
 
 
 def _answer(cells, answer_cell, name="dp_dx"):
-    dirty, everything = taint(cells)
-    return answer_taint([answer_cell] if answer_cell else [], name, cells, dirty, everything)
+    _, everything = taint(cells)
+    return answer_taint(name, cells, everything)
 
 
 def test_scratch_cell_with_diff_does_not_taint_a_clean_answer():
