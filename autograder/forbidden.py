@@ -124,46 +124,15 @@ def scan(source: str, protected: frozenset[str] = frozenset()) -> list[str]:
         tree = _parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _scan_tokens(source, found)
-    own = _own_bindings(tree, protected)
-    for node in ast.walk(tree):
-        if id(node) in own:
-            continue
-        if isinstance(node, ast.Name) and is_forbidden(node.id) and node.id not in ATTR_ONLY:
-            add(node.id)
-        elif isinstance(node, ast.Attribute) and is_forbidden(node.attr) and node.attr not in NAME_ONLY:
-            add(node.attr)
-        elif (isinstance(node, ast.Call) and _callee(node.func) == "S"
-              and not all(_is_number(a) for a in node.args)):
-            add("S")  # S("..."), sp.S(text): parses text like sympify (S(1)/2 is fine)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + [a.asname or "" for a in node.names]
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.append(node.module)
-            if any(a.name == "*" for a in node.names):
-                add("import *")
-            tops = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                ([node.module] if node.module and not node.level else [])
-            if any(not _installed(t.split(".")[0]) for t in tops):
-                add("import of a module the notebook wrote")
-            for n in names:
-                for part in n.split("."):
-                    if is_forbidden(part):
-                        add(part)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, complex):
-            add("complex literal")
-        elif isinstance(node, _DEFS) and is_forbidden(node.name) and node.name not in ATTR_ONLY:
-            add(node.name)
-        elif isinstance(node, ast.arg) and is_forbidden(node.arg) and node.arg not in ATTR_ONLY:
-            add(node.arg)
-        elif isinstance(node, ast.keyword) and node.arg and is_forbidden(node.arg) and node.arg not in ATTR_ONLY:
-            add(node.arg)
+    for name in _scan_node(tree, _own_bindings(tree, protected)):
+        add(name)
     return found
 
 
-def _never_own(name: str, protected: frozenset[str]) -> bool:
+def _never_own(name: str) -> bool:
     import builtins
 
-    return (name in HIDING or name in NAME_ONLY or name in protected or hasattr(builtins, name)
+    return (name in HIDING or name in NAME_ONLY or hasattr(builtins, name)
             or name.startswith("__") or name in ("get_ipython", "In", "Out"))
 
 
@@ -206,38 +175,49 @@ def _own_bindings(tree: ast.Module, protected: frozenset[str]) -> set[int]:
             stack.extend(ast.iter_child_nodes(n))
         return names - declared
 
-    def visit(node, local: set[str], earlier: set[str]) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp,
-                                  ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    own.add(id(child))
-                    for a in ast.walk(child.args):
-                        if isinstance(a, ast.arg):
-                            own.add(id(a))
-                    for d in child.decorator_list:
-                        visit_expr(d, local, earlier)
-                inner = scope_locals(child)
-                visit(child, (local | inner) if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                      ast.Lambda)) else inner, earlier - inner)
-                continue
-            if isinstance(child, ast.ClassDef):
-                own.add(id(child))
-            if isinstance(child, ast.Name) and not _never_own(child.id, frozenset()):
-                # a local name is the student's whatever the lesson bound; an earlier top-level binding
-                # only if the lesson does not bind the name too (belt and braces)
-                if isinstance(child.ctx, (ast.Store, ast.Del)) or child.id in local or (
-                        child.id in earlier and child.id not in protected):
-                    own.add(id(child))
-            visit(child, local, earlier)
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+    comprehensions = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
-    def visit_expr(node, local, earlier):
-        wrapper = ast.Expression(body=node)
-        visit(wrapper, local, earlier)
+    def visit(node, local: set[str], earlier: set[str]) -> None:
+        """Mark `node` and what it contains; a new scope's body is visited with that scope's locals,
+        the parts Python evaluates in the enclosing scope (decorators, defaults, annotations, a
+        comprehension's first iterable) with the enclosing one's."""
+        if isinstance(node, functions + comprehensions):
+            inner = scope_locals(node)
+            if isinstance(node, functions):
+                args = node.args
+                outer = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+                outer += [a.annotation for a in ast.walk(args) if isinstance(a, ast.arg) and a.annotation]
+                own.update(id(a) for a in ast.walk(args) if isinstance(a, ast.arg))
+                if not isinstance(node, ast.Lambda):
+                    own.add(id(node))
+                    outer += [*node.decorator_list, *([node.returns] if node.returns else [])]
+                body, inner_local = (node.body if isinstance(node.body, list) else [node.body]), inner
+            else:
+                first = node.generators[0]
+                outer = [first.iter]
+                body = [first.target, *first.ifs, *node.generators[1:]]
+                body += [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+                inner_local = local | inner
+            for part in outer:
+                visit(part, local, earlier)
+            for part in body:
+                visit(part, inner_local, earlier - inner)
+            return
+        if isinstance(node, ast.ClassDef):
+            own.add(id(node))
+        if isinstance(node, ast.Name) and not _never_own(node.id):
+            # a local name is the student's whatever the lesson bound; an earlier top-level binding
+            # only if the lesson does not bind the name too (belt and braces)
+            if isinstance(node.ctx, (ast.Store, ast.Del)) or node.id in local or (
+                    node.id in earlier and node.id not in protected):
+                own.add(id(node))
+        for child in ast.iter_child_nodes(node):
+            visit(child, local, earlier)
 
     earlier: set[str] = set()
     for stmt in tree.body:
-        visit(ast.Module(body=[stmt], type_ignores=[]), set(), set(earlier))
+        visit(stmt, set(), set(earlier))
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and getattr(stmt, "value", None) is not None:
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             earlier.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
@@ -245,7 +225,7 @@ def _own_bindings(tree: ast.Module, protected: frozenset[str]) -> set[int]:
             earlier.add(stmt.name)
         elif isinstance(stmt, ast.Delete):  # `del grad` brings back whatever grad was before
             earlier.difference_update(n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name))
-    return own - _protected_ids(tree, frozenset())
+    return own - _never_own_ids(tree)
 
 
 def top_level_bindings(source: str) -> set[str]:
@@ -274,13 +254,13 @@ def top_level_bindings(source: str) -> set[str]:
     return names
 
 
-def _protected_ids(tree: ast.Module, protected: frozenset[str]) -> set[int]:
-    """ids of nodes whose name may never be taken as the student's own (see _never_own)."""
+def _never_own_ids(tree: ast.Module) -> set[int]:
+    """ids of defs, parameters and names that may never be taken as the student's own (_never_own)."""
     out = set()
     for node in ast.walk(tree):
         name = (node.id if isinstance(node, ast.Name) else node.name if isinstance(node, _DEFS)
                 else node.arg if isinstance(node, ast.arg) else None)
-        if name is not None and _never_own(name, protected):
+        if name is not None and _never_own(name):
             out.add(id(node))
     return out
 
@@ -504,10 +484,12 @@ def answer_taint(answer_name: str, cells: list[tuple[int, str]], everything: str
     return tainted_names(cells, protected).get(answer_name)
 
 
-def _scan_node(stmt, own: set[int]) -> list[str]:
-    """scan() of one parsed statement (own: ids of the student's own bindings, see _own_bindings)."""
+def _scan_node(tree, own: set[int]) -> list[str]:
+    """Forbidden names in a parsed cell or statement, in order, once each (own: ids of the student's own
+    bindings, see _own_bindings): identifiers, attributes, defs, parameters and keywords named like a
+    routine, imported names and modules, S(text), complex literals."""
     found: list[str] = []
-    for node in ast.walk(stmt):
+    for node in ast.walk(tree):
         if id(node) in own:
             continue
         name = None
@@ -529,13 +511,13 @@ def _scan_node(stmt, own: set[int]) -> list[str]:
             names = [a.name for a in node.names] + [a.asname or "" for a in node.names]
             if isinstance(node, ast.ImportFrom) and node.module:
                 names.append(node.module)
-            if any(a.name == "*" for a in node.names):
-                found.append("import *")
+            hits = ["import *"] if any(a.name == "*" for a in node.names) else []
             tops = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 ([node.module] if node.module and not node.level else [])
             if any(not _installed(t.split(".")[0]) for t in tops):
-                found.append("import of a module the notebook wrote")
-            found += [part for nm in names for part in nm.split(".") if is_forbidden(part)]
+                hits.append("import of a module the notebook wrote")
+            hits += [part for nm in names for part in nm.split(".") if is_forbidden(part)]
+            found += [h for h in dict.fromkeys(hits) if h not in found]
             continue
         special = name in ("S", "complex literal") and isinstance(node, (ast.Call, ast.Constant))
         if name is not None and (special or is_forbidden(name)) and name not in found:

@@ -174,3 +174,18 @@ def make_tiny_course(root: Path, notebook: nbformat.NotebookNode | None = None) 
     shutil.copy2(REPO / "course" / "nbgrader_config.py", root / "nbgrader_config.py")
     nbformat.write(notebook or tiny_notebook(), str(root / "source" / TINY / f"{TINY}.ipynb"))
     return root
+
+
+def graded_rows(course: Path, assignment: str) -> tuple[dict, dict]:
+    """After `grade`: ({student: SubmissionRow}, {student: {grade_id: ResultRow}}) from the course's gradebook."""
+    from autograder.results import ResultsStore
+
+    store = ResultsStore(f"sqlite:///{Path(course) / 'gradebook.db'}")
+    try:
+        subs = {s.student: s for s in store.submissions(assignment)}
+        rows: dict = {}
+        for r in store.results(assignment):
+            rows.setdefault(r.student, {})[r.grade_id] = r
+        return subs, rows
+    finally:
+        store.close()

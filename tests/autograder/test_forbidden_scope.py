@@ -125,3 +125,14 @@ def test_values_put_into_an_answer_by_side_effects_are_tainted():
     assert _answer(alias, 1, "dq") is not None
     method = [(1, "dq = []"), (2, "dq.append(sp.diff(p, x))")]
     assert _answer(method, 1, "dq") is not None
+
+
+def test_parts_evaluated_in_the_enclosing_scope_are_not_taken_as_locals():
+    """A default value, decorator, annotation or a comprehension's first iterable reads the OUTER name,
+    even when the function or comprehension has a local of the same name."""
+    from autograder.forbidden import scan
+
+    assert scan("def d(x, numerical_jacobian=numerical_jacobian):\n    return numerical_jacobian(f, x)")
+    assert scan("d = [numerical_jacobian for numerical_jacobian in [numerical_jacobian(f, x0)]]")
+    assert scan("@grad\ndef f(x):\n    grad = 1\n    return x")
+    assert scan("ys = [grad * 2 for grad in gs]") == [] and scan("f = lambda gradient: 2 * gradient") == []

@@ -14,6 +14,7 @@ import zipfile
 
 import nbformat
 import pytest
+from coursekit import graded_rows
 from test_pipe_fixture import course_dir, make_course, record, release, submit  # noqa: F401
 
 from autograder.__main__ import main
@@ -352,12 +353,7 @@ def batch(tmp_path_factory):
     assert json.loads((course / "submitted" / "full" / A / f"{A}.ipynb").read_text())["nbformat"] == 4
     assert json.loads((course / "submitted" / "v3" / A / f"{A}.ipynb").read_text())["nbformat"] == 3
     proc = _run_grade(course)
-    store = ResultsStore(f"sqlite:///{course / 'gradebook.db'}")
-    rows = {s.student: s for s in store.submissions(A)}
-    res: dict = {}
-    for r in store.results(A):
-        res.setdefault(r.student, {})[r.grade_id] = r
-    store.close()
+    rows, res = graded_rows(course, A)
     cli = {args[0]: _run_cli(course, *args) for args in (["feedback"], ["export"], ["report"])}
     return {"course": course, "proc": proc, "subs": rows, "res": res, "cli": cli}
 

@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from coursekit import graded_rows
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 
@@ -371,17 +372,7 @@ def _fill(code: str, values: dict) -> str:
 
 
 def _scores(course: Path) -> tuple[dict, dict]:
-    from autograder.results import ResultsStore
-
-    store = ResultsStore(f"sqlite:///{course / 'gradebook.db'}")
-    try:
-        subs = {s.student: s for s in store.submissions(A)}
-        rows: dict = {}
-        for r in store.results(A):
-            rows.setdefault(r.student, {})[r.grade_id] = r
-        return subs, rows
-    finally:
-        store.close()
+    return graded_rows(course, A)
 
 
 def _daemons(marker: str) -> list[int]:

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from coursekit import graded_rows
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 from autograder.spec import load_exercises
@@ -431,8 +432,6 @@ def grade_assignment(a: str, root: Path) -> dict:
     """Release `a` in a fresh course under `root`, grade every case student in one run.
 
     Returns {"rows": {student: {grade_id: ResultRow}}, "subs": {student: SubmissionRow}, "run": proc}."""
-    from autograder.results import ResultsStore
-
     course = root / "course"
     (course / "source" / a).mkdir(parents=True)
     shutil.copy2(REPO / "course" / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -443,14 +442,7 @@ def grade_assignment(a: str, root: Path) -> dict:
     for student, answers in _students(a).items():
         write_notebook(with_answers(released, answers), course / "submitted" / student / a / f"{a}.ipynb")
     run = _cli(course, "grade", a, "--jobs", "2", "--force")
-    store = ResultsStore(f"sqlite:///{course / 'gradebook.db'}")
-    try:
-        subs = {s.student: s for s in store.submissions(a)}
-        rows: dict = {}
-        for row in store.results(a):
-            rows.setdefault(row.student, {})[row.grade_id] = row
-    finally:
-        store.close()
+    subs, rows = graded_rows(course, a)
     return {"rows": rows, "subs": subs, "run": run, "course": course}
 
 
