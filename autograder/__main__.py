@@ -23,13 +23,26 @@ SUBCOMMANDS = {
 }
 
 
+class HelpWithDefaults(argparse.HelpFormatter):
+    """Help that shows each option's default, where it has a meaningful one (not None, False or empty)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not action.option_strings or "%(default)" in text or text == argparse.SUPPRESS
+                or action.default is None or action.default is False or action.default == []
+                or action.default == argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0],
+                                     formatter_class=HelpWithDefaults)
     parser.add_argument("--course", default=None, help="course folder (default: ./course, or . if it holds nbgrader_config.py)")
     parser.add_argument("--db", default=None, metavar="URL", help="gradebook SQLAlchemy URL (default: sqlite <course>/gradebook.db)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpWithDefaults)
         # --course/--db are accepted after the subcommand too.
         p.add_argument("--course", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         p.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

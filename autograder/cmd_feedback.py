@@ -17,7 +17,7 @@ import urllib.parse
 from pathlib import Path
 
 from autograder import html as H
-from autograder.cmd_export import ClassData, Question, load_class
+from autograder.classdata import ClassData, Question, load_class
 from autograder.course import Course, CourseError
 from autograder.notebooks import NotebookError, grade_id, read_notebook
 from autograder.spec import nbgrader_meta

@@ -20,15 +20,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from autograder import sandbox
+from autograder.classdata import hand_points
 from autograder.course import Course, CourseError
+from autograder.textclean import clean, reason
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes")
-    parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook (s)")
-    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell (s)")
-    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes (default: the number of CPU cores, %(default)s here)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook, in seconds")
+    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell, in seconds")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB")
     parser.add_argument("--force", action="store_true", help="regrade those already graded")
     parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
 
@@ -62,6 +64,7 @@ class Grader:
             self.protect.append(os.path.dirname(os.path.abspath(db[len("sqlite:///"):])))
         self.summary: list[tuple[str, str, str, str | None]] = []   # (assignment, student, status, reason)
         self.failed: list[str] = []   # assignments that could not be graded at all (why)
+        self.hand_pending: dict[tuple[str, str], float] = {}   # (assignment, student) -> points to grade by hand
 
     # -- what to grade ---------------------------------------------------------------------------
     def todo(self, names: list[str], force: bool, students: list[str]) -> list[tuple[str, str]]:
@@ -105,14 +108,14 @@ class Grader:
         if unknown:
             shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
             print(f"note: {len(unknown)} submission folder(s) named after no assignment of the course, not "
-                  f"graded: {shown}", file=self.out)
+                  f"graded: {clean(shown)}", file=self.out)
         by_case: dict[str, list[str]] = {}
         for s in self.course.students():
             by_case.setdefault(s.casefold(), []).append(s)
         clashes = [" and ".join(v) for v in by_case.values() if len(v) > 1]
         if clashes:
             print(f"note: student ids that differ only in case are graded as different students: "
-                  f"{'; '.join(clashes[:5])}", file=self.out)
+                  f"{clean('; '.join(clashes[:5]))}", file=self.out)
         todo = self.todo(names, force, list(students))
         if not todo:
             print("nothing to grade (use --force to regrade)", file=self.out)
@@ -191,7 +194,7 @@ class Grader:
         pool.shutdown(wait=True)
 
     def _ensure_released(self, a: str) -> None:
-        from autograder.cmd_release import release
+        from autograder.student_copies import release
 
         sources = self.course.source_notebooks(a)
         missing = any(not (self.course.release / a / p.name).is_file() for p in sources)
@@ -231,7 +234,7 @@ class Grader:
             try:
                 submitted = read_notebook(path, follow_symlinks=False)
             except NotebookError as exc:
-                out["ungraded"] = f"not a valid notebook ({exc})"
+                out["ungraded"] = f"not a valid notebook: {exc}"
                 return out
             job = student_job(nb, ref[nb.stem], submitted)
             result = run_student(job, limits=self.limits, protect=self.protect)
@@ -259,8 +262,8 @@ class Grader:
         except Exception as exc:
             if outcome["ungraded"]:
                 raise
-            reason = f"grader error while recording: {type(exc).__name__}: {' '.join(str(exc).split())}"
-            fallback = {"notebooks": {}, "duration": outcome["duration"], "ungraded": reason[:300]}
+            why = f"grader error while recording: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            fallback = {"notebooks": {}, "duration": outcome["duration"], "ungraded": why[:300]}
             return self._record_outcome(plan, ref, student, fallback)
 
     def _record_outcome(self, plan, ref, student: str, outcome: dict) -> str:
@@ -284,11 +287,12 @@ class Grader:
             except Exception as exc:  # never let one submission stop the batch
                 outcome["ungraded"] = f"grader error while judging: {type(exc).__name__}: {exc}"[:300]
         if outcome["ungraded"]:
+            outcome["ungraded"] = reason(outcome["ungraded"])  # sandbox text: one clean sentence
             record_nbgrader(self.course, a, student, None, timestamp)
             self.store.record(SubmissionRow(a, student, "ungraded", outcome["ungraded"], None,
                                             plan.max_points, now, outcome["duration"], stamp), [])
             self.summary.append((a, student, "ungraded", outcome["ungraded"]))
-            return f"{a}/{student}: ungraded ({outcome['ungraded']})"
+            return f"{a}/{student}: ungraded: {outcome['ungraded']}"
         rows, auto = [], {}
         for nb in plan.notebooks:
             pair = outcome["notebooks"].get(nb.stem)
@@ -322,14 +326,23 @@ class Grader:
         self.store.record(SubmissionRow(a, student, "graded", None, score, plan.max_points, now,
                                         outcome["duration"], stamp), rows)
         self.summary.append((a, student, "graded", None))
+        to_grade = sum(r.max_score for r in rows if r.kind == "manual" and r.score is None)
+        if to_grade:
+            self.hand_pending[(a, student)] = to_grade
+            return f"{a}/{student}: {score:g}/{plan.max_points:g}, {hand_points(to_grade)} awaiting hand grading"
         return f"{a}/{student}: {score:g}/{plan.max_points:g}"
 
     def _print_summary(self) -> None:
         graded = [x for x in self.summary if x[2] == "graded"]
         ungraded = [x for x in self.summary if x[2] == "ungraded"]
         print(f"graded {len(graded)}, ungraded {len(ungraded)}", file=self.out)
-        for a, s, _, reason in ungraded:
-            print(f"  ungraded {a}/{s}: {reason}", file=self.out)
+        for a, s, _, why in ungraded:
+            print(f"  ungraded {a}/{s}: {reason(why)}", file=self.out)
+        if self.hand_pending:
+            points = sum(self.hand_pending.values())
+            print(f"awaiting hand grading: {hand_points(points)} in {len(self.hand_pending)} graded "
+                  "submission(s); their scores are incomplete until written answers are graded in "
+                  "nbgrader's formgrader", file=self.out)
 
 
 def timestamp_text(folder) -> str | None:

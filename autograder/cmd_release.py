@@ -1,50 +1,16 @@
-"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks."""
+"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks
+(autograder/student_copies.py)."""
 from __future__ import annotations
 
-import re
-import shutil
 import sys
 
-from autograder.course import Course, CourseError
+from autograder.course import Course
+from autograder.student_copies import release
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     parser.add_argument("--quiet", action="store_true", help="print only problems")
-
-
-def release(course: Course, assignment: str) -> list[str]:
-    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any)."""
-    from autograder import nbgrader_api
-    from autograder.leaks import find_leaks
-    from autograder.notebooks import NotebookError, read_notebook
-
-    for src in course.source_notebooks(assignment):
-        try:
-            read_notebook(src)
-        except NotebookError as exc:
-            raise CourseError(f"{assignment}: source notebook {exc}") from None
-    result = nbgrader_api.api(course).generate_assignment(assignment, force=True, create=True)
-    if not result.get("success"):
-        raise CourseError(f"{assignment}: nbgrader generate_assignment failed: {_nbgrader_reason(result)}")
-    leaks = []
-    for src in course.source_notebooks(assignment):
-        rel = course.release / assignment / src.name
-        if not rel.is_file():
-            leaks.append(f"{src.name}: no student copy was written")
-            continue
-        leaks += [f"{src.name}: {x}" for x in find_leaks(read_notebook(src), read_notebook(rel))]
-    if leaks:
-        shutil.rmtree(course.release / assignment, ignore_errors=True)
-    return leaks
-
-
-def _nbgrader_reason(result: dict) -> str:
-    """The most telling line of a failed nbgrader call (its last exception, not "Please see the above")."""
-    lines = f"{result.get('log') or ''}\n{result.get('error') or ''}".splitlines()
-    useful = [x.strip() for x in lines if x.strip() and "Please see the" not in x]
-    errors = [x for x in useful if re.match(r"[\w.]+(Error|Exception): ", x)]
-    return (errors or useful or ["unknown error"])[-1][:300]
 
 
 def run(args) -> int:

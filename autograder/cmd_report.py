@@ -1,9 +1,11 @@
 """`report [ASSIGNMENT...]`: an HTML class report in reports/index.html (plots in reports/img/).
 
-Per assignment: summary numbers (graded / ungraded / missing; mean and median per question and of the
-total), the score distribution per question and of the total (matplotlib PNGs with alt text), the most
-frequent diagnosed mistakes per question ("5 of 13 (38%): transpose: <message>", counted from the
-stored ResultRow.mistake/message of graded submissions) and the ungraded submissions with reasons.
+Per assignment: summary numbers (graded / ungraded / missing; per question how many answered, how many
+did not (answer cell left as released, or the notebook stopped before the exercise: NOT_ANSWERED), mean
+and median; the total), the score distribution per question and of the total (matplotlib PNGs with alt
+text), the most frequent diagnosed mistakes per question, ranked among the students who answered it
+("5 of 13 (38%): transpose: <message>", counted from the stored ResultRow.mistake/message of graded
+submissions; not answering is not a mistake) and the ungraded submissions with reasons.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import html as H
-from autograder.cmd_export import ClassData, load_class
+from autograder.classdata import NOT_ANSWERED, ClassData, load_class
 from autograder.course import Course
 
 TOP_MISTAKES = 5
@@ -25,7 +27,7 @@ class MistakeCount:
     grade_id: str
     mistake: str
     count: int
-    of: int          # graded submissions with a result for this question
+    of: int          # graded submissions that answered this question
     message: str     # the most frequent message given for this mistake
 
     @property
@@ -33,8 +35,18 @@ class MistakeCount:
         return 100.0 * self.count / self.of if self.of else 0.0
 
 
+def not_answered(data: ClassData, assignment: str) -> Counter:
+    """{grade_id: graded submissions with no answer to judge} (NOT_ANSWERED verdicts)."""
+    out: Counter = Counter()
+    for (a, student), rows in data.results.items():
+        if a == assignment and data.status(a, student) == "graded":
+            out.update(r.grade_id for r in rows if r.kind == "auto" and r.mistake in NOT_ANSWERED)
+    return out
+
+
 def mistake_counts(data: ClassData, assignment: str) -> dict[str, list[MistakeCount]]:
-    """{grade_id: mistakes by decreasing frequency (ties by name)} over graded submissions."""
+    """{grade_id: mistakes by decreasing frequency (ties by name)} among the graded submissions that
+    answered the question (a NOT_ANSWERED verdict is neither a mistake nor counted in `of`)."""
     per_q: dict[str, Counter] = {}
     messages: dict[tuple[str, str], Counter] = {}
     seen: Counter = Counter()
@@ -42,7 +54,7 @@ def mistake_counts(data: ClassData, assignment: str) -> dict[str, list[MistakeCo
         if a != assignment or data.status(a, student) != "graded":
             continue
         for r in rows:
-            if r.kind != "auto":
+            if r.kind != "auto" or r.mistake in NOT_ANSWERED:
                 continue
             seen[r.grade_id] += 1
             if r.mistake:
@@ -139,7 +151,7 @@ def _plain(label: str) -> str:
 
 
 def _mistake_plot(assignment: str, mistakes: dict[str, list[MistakeCount]], path: Path) -> str | None:
-    """Horizontal bars: share of graded submissions with each of the most frequent mistakes."""
+    """Horizontal bars: share of the answers to each question with each of the most frequent mistakes."""
     items = sorted((m for ms in mistakes.values() for m in ms), key=lambda m: -m.percent)[:12]
     if not items:
         return None
@@ -151,7 +163,7 @@ def _mistake_plot(assignment: str, mistakes: dict[str, list[MistakeCount]], path
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(items) + 1.2))
     labels = [_plain(f"{m.grade_id}: {m.mistake}") for m in items][::-1]
     ax.barh(labels, [m.percent for m in items][::-1], color="#b5544a")
-    ax.set_xlabel("% of graded submissions")
+    ax.set_xlabel("% of answers to the question")
     ax.set_xlim(0, 100)
     ax.set_title(f"{assignment}: most frequent mistakes", fontsize=10)
     ax.tick_params(labelsize=8)
@@ -170,28 +182,37 @@ def assignment_section(data: ClassData, assignment: str, img_dir: Path) -> str:
     scores = question_scores(data, assignment)
     totals = [data.score(assignment, s) or 0.0 for s in graded]
     mistakes = mistake_counts(data, assignment)
+    skipped = not_answered(data, assignment)
     parts = [f"<h2 id=\"{H.escape(assignment)}\">{H.escape(assignment)}</h2>",
              f"<p>{len(graded)} graded, {len(ungraded)} ungraded, {len(missing)} missing "
              f"(of {len(data.students)} students).</p>"]
     rows = []
     for q in data.questions[assignment]:
         mean, median = _stats(scores.get(q.grade_id, []))
+        n = len(scores.get(q.grade_id, []))
+        unanswered = f"{skipped[q.grade_id]}" if q.kind == "auto" else "–"
         rows.append(f"<tr><td>{H.escape(q.grade_id)}</td><td>{q.kind}</td><td class=\"num\">"
-                    f"{H.fmt_points(q.points)}</td><td class=\"num\">{len(scores.get(q.grade_id, []))}</td>"
+                    f"{H.fmt_points(q.points)}</td><td class=\"num\">{n}</td>"
+                    f"<td class=\"num\">{unanswered}</td>"
                     f"<td class=\"num\">{mean}</td><td class=\"num\">{median}</td></tr>")
     mean, median = _stats(totals)
     rows.append(f"<tr><th>total</th><td></td>"
                 f"<td class=\"num\">{H.fmt_points(data.max_score(assignment))}</td>"
-                f"<td class=\"num\">{len(totals)}</td><td class=\"num\">{mean}</td>"
+                f"<td class=\"num\">{len(totals)}</td><td></td><td class=\"num\">{mean}</td>"
                 f"<td class=\"num\">{median}</td></tr>")
-    parts.append("<table><thead><tr><th>question</th><th>kind</th><th>points</th><th>answers</th>"
-                 "<th>mean</th><th>median</th></tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>")
+    parts.append("<table><thead><tr><th>question</th><th>kind</th><th>points</th><th>scores</th>"
+                 "<th title=\"answer cell left as released, or the notebook stopped before it\">not answered"
+                 "</th><th>mean</th><th>median</th></tr></thead><tbody>" + "\n".join(rows) + "</tbody></table>")
+    parts.append("<p class=\"muted\">Not answered: the answer cell was left as released, the answer was "
+                 "never defined, or the notebook stopped before the exercise; such answers score 0 but are "
+                 "not counted as mistakes below.</p>")
     if graded:
         img = img_dir / f"{assignment}_scores.png"
         alt = _distribution_plot(data, assignment, scores, totals, img)
         parts.append(f"<figure><img src=\"img/{H.escape(img.name)}\" alt=\"{H.escape(alt)}\">"
                      f"<figcaption>Score distribution per question and of the total.</figcaption></figure>")
-    parts.append("<h3>Most frequent mistakes</h3>")
+    parts.append("<h3>Most frequent mistakes <span class=\"muted\">(share of the students who answered "
+                 "the question)</span></h3>")
     if not mistakes:
         parts.append("<p class=\"muted\">No diagnosed mistakes.</p>")
     else:

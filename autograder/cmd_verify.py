@@ -88,7 +88,6 @@ def verify_assignment(course: Course, name: str, *, limits: sandbox.Limits, jobs
 
 
 def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
-    from autograder.cmd_release import release
     from autograder.grading import (
         GradingError,
         build_reference,
@@ -99,6 +98,7 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
     )
     from autograder.notebooks import NotebookError, solution_sources, with_answers
     from autograder.spec import SpecError
+    from autograder.student_copies import release
 
     problems: list[str] = []
     leaks = release(tmp, name)

@@ -20,6 +20,13 @@ def find_course(course: str | os.PathLike | None) -> Path:
     for c in candidates:
         if (c / "nbgrader_config.py").is_file():
             return c.resolve()
+    if course:  # the folder was named: say what is wrong with it
+        if not Path(course).exists():
+            raise CourseError(f"--course {course}: no such folder")
+        if not Path(course).is_dir():
+            raise CourseError(f"--course {course}: not a folder")
+        raise CourseError(f"--course {course}: not an nbgrader course (it has no nbgrader_config.py; a course "
+                          "folder holds nbgrader_config.py and source/<assignment>/<assignment>.ipynb)")
     where = ", ".join(str(c) for c in candidates)
     raise CourseError(f"no nbgrader course found (looked for nbgrader_config.py in {where}); pass --course DIR")
 

@@ -1,17 +1,23 @@
 """`python -m autograder.demo --course DIR`: the whole instructor pipeline on a generated sample class.
 
-release -> sample (an LMS zip) -> collect -> grade (--jobs = cores) -> feedback -> export -> report,
-each through `autograder.__main__.main([...])`, with its time, stopping with a clear message at the
-first step that fails. Works on a fresh clone and again on a second run: the sample is deterministic
-for a seed, collect keeps unchanged submissions, and grade re-grades the sample students (--force).
+release -> sample (an LMS zip) -> collect -> grade (--jobs = cores) -> feedback -> export (plain and
+Canvas) -> report, each through `autograder.__main__.main([...])`; each step is announced with the whole
+command (as it would be typed in a shell, to copy) and its time, and the demo stops with a clear message
+at the first step that fails. At the end, a few rows of the grades CSV show scores with their autograded,
+hand-graded and still-to-grade points. Works on a fresh clone and again on a second run: the sample is
+deterministic for a seed (and replaced with --force), collect keeps unchanged submissions, and grade
+re-grades the sample students (--force).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import shlex
 import sys
 import time
+from pathlib import Path
 
 from autograder.__main__ import main as autograder_main
 from autograder.course import Course, CourseError
@@ -53,15 +59,14 @@ def run_demo(args: argparse.Namespace, out=None) -> int:
     steps = [
         ("release", lambda: ["release", "--quiet"]),
         ("sample", lambda: ["sample", "--students", str(args.students), "--seed", str(args.seed),
-                            "--format", "zip", "--lms", args.lms, "--output", str(sample_dir)]),
+                            "--format", "zip", "--lms", args.lms, "--output", str(sample_dir), "--force"]),
         ("collect", lambda: ["collect", str(zip_path)]),
         ("grade", lambda: ["grade", "--jobs", str(max(1, args.jobs)),
                            "--cell-timeout", str(args.cell_timeout), "--force",
                            *[x for s in students() for x in ("--student", s)]]),
         ("feedback", lambda: ["feedback"]),
         ("export", lambda: ["export"]),
-        ("export canvas", lambda: ["export", "--format", "canvas",
-                                   "--output", str(course.exports / "grades_canvas.csv")]),
+        ("export canvas", lambda: ["export", "--format", "canvas"]),
         ("report", lambda: ["report"]),
     ]
     print(f"demo: course {course.root} ({len(assignments)} assignments: {', '.join(assignments)})",
@@ -70,8 +75,7 @@ def run_demo(args: argparse.Namespace, out=None) -> int:
     start = time.perf_counter()
     for i, (name, make_argv) in enumerate(steps, 1):
         argv = make_argv()
-        print(f"\n== [{i}/{len(steps)}] {name}: python -m autograder {' '.join(argv[:6])}"
-              + (" ..." if len(argv) > 6 else ""), file=out, flush=True)
+        print(f"\n== [{i}/{len(steps)}] {name}: {command_line(base + argv)}", file=out, flush=True)
         t0 = time.perf_counter()
         try:
             code = autograder_main(base + argv)
@@ -97,7 +101,41 @@ def run_demo(args: argparse.Namespace, out=None) -> int:
     print(f"   grades CSV         {course.exports / 'grades.csv'}", file=out)
     print(f"   Canvas CSV         {course.exports / 'grades_canvas.csv'}", file=out)
     print(f"   class report       {course.reports / 'index.html'}", file=out)
+    preview(course.exports / "grades.csv", assignments[0], out)
     return 0
+
+
+def command_line(argv: list[str]) -> str:
+    """The command a user would type for `autograder_main(argv)`: the venv's chainrule-grade (or this
+    Python with -m autograder), paths relative to the current folder when they are inside it."""
+    script = Path(sys.executable).with_name("chainrule-grade")
+    prog = [_short_path(script)] if script.is_file() else [_short_path(Path(sys.executable)), "-m", "autograder"]
+    return shlex.join(prog + [_short_path(Path(a)) if os.path.isabs(a) else a for a in argv])
+
+
+def _short_path(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def preview(csv_path: Path, assignment: str, out, rows: int = 5) -> None:
+    """A few rows of the grades CSV for one assignment: score, status, and its auto / manual / to-grade split."""
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            table = list(csv.DictReader(fh))
+    except OSError:
+        return
+    cols = [assignment, f"{assignment} status", f"{assignment} auto", f"{assignment} manual",
+            f"{assignment} to grade"]
+    if not table or any(c not in table[0] for c in cols):
+        return
+    print(f"\nGrades CSV, {assignment} (first {min(rows, len(table))} of {len(table)} students):", file=out)
+    print(f"   {'student':<16} {'score':>6} {'auto':>6} {'manual':>7} {'to grade':>9}  status", file=out)
+    for r in table[:rows]:
+        print(f"   {r['student'][:16]:<16} {r[cols[0]]:>6} {r[cols[2]]:>6} {r[cols[3]]:>7} {r[cols[4]]:>9}  "
+              f"{r[cols[1]]}", file=out)
 
 
 def main(argv: list[str] | None = None) -> int:

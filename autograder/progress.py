@@ -15,7 +15,10 @@ class Progress:
         self.start = time.time()
 
     def advance(self, label: str) -> None:
-        """One more item finished; `label` says which and how it went."""
+        """One more item finished; `label` says which and how it went (cleaned: it quotes submissions)."""
+        from autograder.textclean import clean
+
+        label = clean(label)
         self.done += 1
         if self.tty:
             filled = int(self.width * self.done / max(self.total, 1))

@@ -101,10 +101,35 @@ class ResultRow:
     detail: dict = field(default_factory=dict)
 
 
+# Columns whose text a submission can write (reasons, messages, its timestamp.txt): stored clean, as one
+# line without escape sequences or control characters (autograder.textclean).
+_FREE_TEXT = ("reason", "message", "mistake", "timestamp")
+
+
 def _storable(row: dict) -> dict:
-    """`row` with text a database can hold: lone surrogates and NUL (student text) replaced."""
-    return {k: v.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd") if isinstance(v, str) else v
-            for k, v in row.items()}
+    """`row` with text a database can hold: lone surrogates and NUL (student text) replaced; free text
+    cleaned (textclean.clean) so that no terminal, CSV or page that shows it later can be driven by it."""
+    from autograder.textclean import clean
+
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, str):
+            v = clean(v) if k in _FREE_TEXT else v.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+        out[k] = v
+    return out
+
+
+def _clean_detail(value):
+    """A verdict's detail (JSON) with every string in it cleaned, keys included."""
+    from autograder.textclean import clean
+
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {clean(k) if isinstance(k, str) else k: _clean_detail(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_detail(v) for v in value]
+    return value
 
 
 class ResultsStore:
@@ -135,7 +160,7 @@ class ResultsStore:
                 rows = []
                 for i, r in enumerate(results):
                     row = dict(vars(r))
-                    row["detail"] = json.dumps(r.detail, default=str)
+                    row["detail"] = json.dumps(_clean_detail(r.detail), default=str)
                     row["position"] = i
                     rows.append(_storable(row))
                 conn.execute(sa.insert(RESULTS), rows)

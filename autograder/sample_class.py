@@ -179,6 +179,19 @@ def _break(nb, kind: str, material: AssignmentMaterial, given: dict) -> str:
     return "ungraded"
 
 
+def existing_sample(output: Path) -> str | None:
+    """What a sample folder already holds, in words ("12 students, seed 0, zip"), or None if nothing a
+    sample would replace is there (manifest.json, submissions.zip or submitted/)."""
+    output = Path(output)
+    if not any((output / name).exists() for name in ("manifest.json", "submissions.zip", "submitted")):
+        return None
+    try:
+        m = json.loads((output / "manifest.json").read_text())
+        return f"{m['students']} students, seed {m['seed']}, {m['format']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "files not described by a manifest"
+
+
 def generate(course: Course, n_students: int, *, seed: int = 0, output: Path | None = None,
              fmt: str = "zip", lms: str = "canvas", assignments: list[str] | None = None,
              broken_per_assignment: int | None = None, release_missing: bool = True) -> dict:

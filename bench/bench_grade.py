@@ -36,9 +36,9 @@ def _run(cmd, cwd, env) -> float:
 
 
 def make_class(root: Path, assignment: str, students: int) -> None:
-    from autograder.cmd_release import release
     from autograder.course import Course
     from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
+    from autograder.student_copies import release
 
     (root / "source").mkdir(parents=True)
     shutil.copy2(COURSE / "nbgrader_config.py", root / "nbgrader_config.py")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from test_pipe_fixture import SECRET_LINES, make_course, release
@@ -46,10 +47,15 @@ def test_grades_agree_with_the_manifest(graded):
         want = sub["expect_status"]
         if want == "ungraded" and not status.startswith("ungraded: "):
             problems.append(f"{sub['student']} ({sub['profile']}): expected ungraded, got {status}")
-        if want == "graded" and status != "graded":
-            problems.append(f"{sub['student']} ({sub['profile']}): expected graded, got {status}")
-        if status != "graded":
+        # graded by the autograder; the written answer (even a blank one: someone must look) waits for
+        # hand grading, and the status says so
+        expected = "awaiting hand grading: 1 point"
+        if want == "graded" and status != expected:
+            problems.append(f"{sub['student']} ({sub['profile']}): expected {expected}, got {status}")
+        if want != "graded" or status != expected:
             continue
+        if (row["01_tiny to grade"], row["01_tiny manual"]) != ("1", "0"):
+            problems.append(f"{sub['student']}: to grade {row['01_tiny to grade']}")
         for gid, given in sub["exercises"].items():
             score = float(row[f"01_tiny: {gid}"])
             points = sub["points"][gid]
@@ -95,10 +101,18 @@ def test_demo_runs_on_a_fresh_course_and_again(tmp_path, capsys):
     out = capsys.readouterr().out
     for step in ("release", "sample", "collect", "grade", "feedback", "export", "report"):
         assert f"   {step}" in out
+    headers = [line for line in out.splitlines() if line.startswith("== [")]
+    assert len(headers) == 8 and not any(line.endswith(("...", "…")) for line in headers)
+    grade = next(line for line in headers if "] grade: " in line)
+    assert grade.count("--student") == 4                      # the whole command, every student
+    assert "export --format canvas" in out and (course / "exports" / "grades_canvas.csv").is_file()
+    assert re.search(r"student +score +auto +manual +to grade +status", out)   # the new columns, at the end
     assert (course / "reports" / "index.html").is_file() and (course / "feedback" / "index.html").is_file()
     assert demo(args) == 0                                     # idempotent
     assert (course / "exports" / "grades.csv").read_text() == first
-    assert "unchanged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "unchanged" in out
+    assert "replaced the previous sample class" in out and "replaced the previous plain grades CSV" in out
     manifest = json.loads((course / ".sample" / "manifest.json").read_text())
     assert len(manifest["submissions"]) == 4
 

@@ -122,5 +122,24 @@ def test_sample_command_releases_when_needed_and_rejects_bad_input(tmp_path, cap
     assert (course / "release" / "02_small" / "02_small.ipynb").is_file()
     manifest = json.loads((course / ".sample" / "manifest.json").read_text())
     assert [s["profile"] for s in manifest["submissions"]][:2] == ["correct", "blank"]
-    assert main(["--course", str(course), "sample", "--students", "0"]) == 2
+    assert main(["--course", str(course), "sample", "--students", "0", "--force"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_sample_never_silently_replaces_a_sample(tmp_path, capsys):
+    course = make_course(tmp_path, assignments=("02_small",))
+    base = ["--course", str(course), "sample"]
+    assert main(base + ["--students", "3", "--seed", "4"]) == 0
+    capsys.readouterr()
+    zip_path = course / ".sample" / "submissions.zip"
+    before = zip_path.read_bytes()
+    assert main(base + ["--students", "5", "--seed", "9"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a sample class (3 students, seed 4, zip)" in err and "--force" in err
+    assert zip_path.read_bytes() == before                      # untouched
+    assert main(base + ["--students", "5", "--seed", "9", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "replaced the previous sample class" in out and "(3 students, seed 4, zip)" in out
+    assert zip_path.read_bytes() != before
+    other = tmp_path / "elsewhere"
+    assert main(base + ["--students", "2", "--output", str(other)]) == 0     # another folder: no question
