@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from autograder.autograded_copy import student_cell
 from autograder.notebooks import grade_id, nbformat
 from autograder.spec import Exercise, is_test_cell, nbgrader_meta
 
@@ -36,6 +37,8 @@ def assemble(submitted, released) -> Assembled:
     locked = {grade_id(c): c for c in released.cells if grade_id(c) and is_locked(c)}
     unlocked_sources = {c.source.strip() for c in released.cells
                         if c.cell_type == "code" and not is_locked(c)}
+    released_meta = {grade_id(c): nbgrader_meta(c) for c in released.cells if grade_id(c)}
+    released_markdown = {c.source for c in released.cells if c.cell_type == "markdown"}
     out = nbformat.v4.new_notebook(metadata=copy.deepcopy(released.metadata))
     cells: list = []
     seen: set[str] = set()
@@ -50,10 +53,9 @@ def assemble(submitted, released) -> Assembled:
         duplicate = gid is not None and gid in seen
         if gid:
             seen.add(gid)
-        new = _clean(cell)
-        if (gid is None or duplicate) and new.get("metadata", {}).get("nbgrader"):
-            del new.metadata["nbgrader"]  # a copy of an answer cell still runs, as in the student's kernel
-        cells.append(new)
+        # safe to render for the instructor (autograded_copy.student_cell); a copy of an answer cell loses
+        # its nbgrader metadata and still runs, as in the student's kernel
+        cells.append(student_cell(cell, None if duplicate else released_meta.get(gid), released_markdown))
     # restore deleted locked cells
     for i, gid in enumerate(rel_order):
         if gid not in locked or gid in seen:

@@ -267,6 +267,7 @@ class Grader:
             return self._record_outcome(plan, ref, student, fallback)
 
     def _record_outcome(self, plan, ref, student: str, outcome: dict) -> str:
+        from autograder.autograded_copy import add_verdicts
         from autograder.grading import judge_notebook
         from autograder.nbgradebook import record_nbgrader
         from autograder.notebooks import write_notebook
@@ -314,6 +315,8 @@ class Grader:
                 rows.append(ResultRow(a, student, nb.stem, ex.grade_id, "auto", score, ex.points, v.mistake,
                                       v.message, detail))
             out_dir = self.course.autograded / student / a
+            add_verdicts(job.assembled, {r.grade_id: (r.score, r.max_score, r.mistake, r.message)
+                                         for r in rows if r.notebook == nb.stem and r.kind == "auto"})
             write_notebook(job.assembled.notebook, out_dir / f"{nb.stem}.ipynb")
             if timestamp is not None:  # a regular file, not a symlink (timestamp_text checked)
                 shutil.copy2(folder / "timestamp.txt", out_dir / "timestamp.txt", follow_symlinks=False)

@@ -26,3 +26,15 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 # Student copies are released without outputs; the site executes its own reader copies.
 c.ClearOutput.enabled = True
 c.Execute.timeout = 60
+
+# Hand grading in nbgrader's formgrader: math typeset offline by the MathJax copy the autograder ships
+# (autograder/formgrader.py: a template for nbconvert plus a Jupyter server extension that `make setup`
+# enables), and HTML in outputs sanitized (student markdown and outputs in autograded/ are already
+# rebuilt from an allow-list by the grader).
+try:
+    from autograder.formgrader import TEMPLATE_BASEDIR
+except ImportError:  # nbgrader used without the chainrule package: its own MathJax from a CDN
+    pass
+else:
+    c.HTMLExporter.extra_template_basedirs.append(TEMPLATE_BASEDIR)
+c.HTMLExporter.sanitize_html = True

@@ -10,6 +10,8 @@ whichever was imported first).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -189,3 +191,26 @@ def graded_rows(course: Path, assignment: str) -> tuple[dict, dict]:
         return subs, rows
     finally:
         store.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's headless chromium driven by Playwright (no browser download); the test is skipped, saying
+    why, when it is not installed (tools/install_browser.sh installs it)."""
+    import pytest
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"chromium is not installed at {CHROMIUM} (tools/install_browser.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

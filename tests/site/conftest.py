@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
-from sitekit import CHROMIUM, CHROMIUM_ARGS, HTML, REPO, SITE, QuietHandler, html_pages, release_copies, visit
+from coursekit import chromium
+from sitekit import HTML, REPO, SITE, QuietHandler, html_pages, release_copies, visit
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +42,8 @@ def server(built_site):
 
 @pytest.fixture(scope="session")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"chromium is not installed at {CHROMIUM} (tools/install_browser.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")
