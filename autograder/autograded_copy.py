@@ -8,7 +8,8 @@ autograded/<student>/<assignment>/:
   student cannot change the points, the kind or the grade_id that formgrader writes into its page) or
   none; other metadata is dropped; markdown the student wrote and the outputs the student's kernel saved
   are rebuilt by autograder/htmlclean.py (markdown identical to a released cell is the instructor's and
-  stays as it is); raw cells lose their format (nothing renders them as HTML).
+  stays as it is; attachments are dropped, images show their alt text); raw cells lose their format
+  (nothing renders them as HTML).
 - `add_verdicts(assembled, verdicts)`: each exercise's test cell gets the grader's verdict as its output
   ("chainrule grader: 1 / 2 points, mistake 'transpose': <message>"): stdout for full marks, stderr
   otherwise. Only the score, the mistake's name and the student-facing message are shown (they never
@@ -34,12 +35,8 @@ def student_cell(cell, released_meta: dict | None, instructor_markdown: set[str]
     if c.cell_type == "code":
         c.outputs = htmlclean.outputs(cell.get("outputs"))
         c.execution_count = None
-    elif c.cell_type == "markdown":
-        if c.source not in instructor_markdown:
-            c.source = htmlclean.markdown(c.source)
-        att = htmlclean.attachments(cell.get("attachments"))
-        if att:
-            c.attachments = att
+    elif c.cell_type == "markdown" and c.source not in instructor_markdown:
+        c.source = htmlclean.markdown(c.source, htmlclean.attachments(cell.get("attachments")))
     return c
 
 

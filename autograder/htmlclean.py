@@ -16,7 +16,8 @@ allow-list before it is written to autograded/:
   text/latex, PNG/JPEG/GIF images whose data is base64 (nothing else can reach the <img> attribute), and
   text/html / text/markdown sanitized as above; every other mimetype (JavaScript, SVG, widgets) and all
   output metadata except numeric image sizes is dropped. Text is cut at MAX_TEXT characters per output.
-- `attachments(att)`: only PNG/JPEG/GIF images with base64 data.
+- `attachments(att)`: only PNG/JPEG/GIF images with base64 data (used to render a markdown cell; the
+  rendered block shows images by their alt text).
 """
 from __future__ import annotations
 
@@ -36,25 +37,32 @@ ATTRIBUTES = {
     "td": ["colspan", "rowspan"],
     "th": ["colspan", "rowspan"],
 }
-PROTOCOLS = frozenset({"http", "https", "mailto", "attachment"})
+PROTOCOLS = frozenset({"http", "https", "mailto"})
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 MAX_TEXT = 20_000
 WRAPPER = '<div class="chainrule-student">'
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
 
 
-def _render(source: str) -> str:
+def _render(source: str, attachments: dict | None = None) -> str:
+    """Markdown to HTML by nbconvert's renderer (the formgrader's); `attachment:` images become data URIs
+    (and a missing attachment raises, as it would in nbconvert)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, exclude_anchor_links=True)
+    return MarkdownWithMath(renderer=renderer).render(source)
+
+
+def _passes_through(block: str) -> bool:
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    return markdown2html_mistune(source)
+    return markdown2html_mistune(block).strip() == block
 
 
 def _allowed(tag: str, name: str, value: str) -> bool:
-    # An image loads by itself: only the notebook's own attachments, never a URL (a GET with the
-    # instructor's cookies, or a tracking pixel on a student's server).
-    if tag == "img" and name == "src":
-        return value.strip().lower().startswith("attachment:")
-    return name in ATTRIBUTES.get(tag, ())
+    # An image loads by itself: no source at all (a URL would be a GET with the instructor's cookies, or
+    # a tracking pixel on a student's server); its alt text is shown.
+    return name in ATTRIBUTES.get(tag, ()) and (tag, name) != ("img", "src")
 
 
 def sanitize_html(fragment: str) -> str:
@@ -71,13 +79,17 @@ def _one_block(inner: str) -> str:
     return WRAPPER + inner.strip().replace("\r", "").replace("\n", "&#10;") + "</div>"
 
 
-def markdown(source: str) -> str:
+def markdown(source: str, attachments: dict | None = None) -> str:
     """Student Markdown as a single-line HTML block that renders like the original, minus anything
-    executable (see the module docstring)."""
+    executable (see the module docstring). Images show their alt text (no URL is loaded). Markdown the
+    renderer refuses (a missing attachment) is shown as the student's text in a <pre>."""
     if not source.strip():
         return source
-    block = _one_block(sanitize_html(_render(source)))
-    if _render(block).strip() != block:
+    try:
+        block = _one_block(sanitize_html(_render(source, attachments)))
+    except Exception:  # noqa: BLE001  (whatever the student wrote, the copy is still written)
+        block = None
+    if block is None or not _passes_through(block):
         block = _one_block(f"<pre>{html.escape(source, quote=False)}</pre>")
     return block
 
