@@ -268,6 +268,8 @@ def _write_index(root: Path, data: ClassData, written) -> None:
             score = data.score(a, student)
             label = (f"{H.fmt_points(score)} / {H.fmt_points(data.max_score(a))}" if score is not None
                      else H.text(data.status(a, student).split(":")[0]))
+            if data.to_grade(a, student):  # the score is not final yet
+                label += f" <span class=\"muted\">(+{H.fmt_points(data.to_grade(a, student))} to grade)</span>"
             href = urllib.parse.quote(p.relative_to(root).as_posix())
             cells.append(f"<td><a href=\"{H.escape(href)}\">{label}</a></td>")
         rows.append(f"<tr><td>{H.untrusted(student)}</td>{''.join(cells)}</tr>")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import html as H
-from autograder.classdata import NOT_ANSWERED, ClassData, load_class
+from autograder.classdata import NOT_ANSWERED, ClassData, hand_points, load_class
 from autograder.course import Course
 
 TOP_MISTAKES = 5
@@ -174,6 +174,16 @@ def _mistake_plot(assignment: str, mistakes: dict[str, list[MistakeCount]], path
             + "; ".join(f"{m.grade_id} {m.mistake} {m.percent:.0f}%" for m in items) + ".")
 
 
+def _hand_note(data: ClassData, assignment: str, graded: list[str]) -> str:
+    """' 3 of them await hand grading (3 points): their totals are not final.' or ''."""
+    waiting = [s for s in graded if data.to_grade(assignment, s)]
+    if not waiting:
+        return ""
+    points = sum(data.to_grade(assignment, s) for s in waiting)
+    return (f" {len(waiting)} of them await hand grading ({hand_points(points)}): their totals below are "
+            "not final.")
+
+
 def assignment_section(data: ClassData, assignment: str, img_dir: Path) -> str:
     graded = [s for s in data.students if data.status(assignment, s) == "graded"]
     ungraded = [(s, data.submissions[(assignment, s)].reason) for s in data.students
@@ -185,7 +195,7 @@ def assignment_section(data: ClassData, assignment: str, img_dir: Path) -> str:
     skipped = not_answered(data, assignment)
     parts = [f"<h2 id=\"{H.escape(assignment)}\">{H.escape(assignment)}</h2>",
              f"<p>{len(graded)} graded, {len(ungraded)} ungraded, {len(missing)} missing "
-             f"(of {len(data.students)} students).</p>"]
+             f"(of {len(data.students)} students).{_hand_note(data, assignment, graded)}</p>"]
     rows = []
     for q in data.questions[assignment]:
         mean, median = _stats(scores.get(q.grade_id, []))

@@ -51,6 +51,7 @@ def test_a_page_per_student_and_submitted_assignment(pages):
                      "wrong/01_tiny/01_tiny.html", "wrong/02_small/02_small.html"]
     index = (pages / "feedback" / "index.html").read_text()
     assert "good/01_tiny/01_tiny.html" in index and "missing" in index
+    assert '4 / 5 <span class="muted">(+1 to grade)</span>' in index     # the written answer is not graded yet
 
 
 def test_scores_messages_and_own_code_on_a_failed_page(pages):

@@ -53,6 +53,7 @@ def test_report_page(course_dir, capsys):  # noqa: F811
     assert "01_jac 38% 3 of 8 transpose " + T in text
     assert "01_jac 12% 1 of 8 sign " + S in text
     assert "8 graded, 1 ungraded, 0 missing (of 9 students)" in text
+    assert "8 of them await hand grading (8 points): their totals below are not final." in text
     assert "s8 not a valid notebook (not valid JSON)" in text
     # per question: mean and median; 01_cube scores 0,1,0,1,... -> mean 0.5, median 0.5
     assert "01_cube auto 1 8 0 0.5 0.5" in text      # 8 scores, 0 not answered, mean, median
