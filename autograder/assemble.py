@@ -14,8 +14,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from autograder.notebooks import grade_id, nbformat
-from autograder.spec import Exercise, is_test_cell, nbgrader_meta
+from autograder.nbmeta import grade_id, is_test_cell, nbgrader_meta
+from autograder.notebooks import nbformat
+from autograder.spec import Exercise
 
 
 @dataclass

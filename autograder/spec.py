@@ -11,6 +11,9 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.nbmeta import is_manual_cell, is_test_cell, nbgrader_meta
+from autograder.notebooks import read_notebook
+
 KINDS = ("function", "expression", "value", "chain_steps")
 DEFAULT_COUNT = 4
 MAX_COUNT = 50
@@ -75,21 +78,6 @@ class SpecError(ValueError):
     """A malformed grading spec or exercise layout; the message is one line naming notebook and cell."""
 
 
-def nbgrader_meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader") or {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_test_cell(cell) -> bool:
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and not m.get("solution") and cell.get("cell_type") == "code"
-
-
-def is_manual_cell(cell) -> bool:
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and bool(m.get("solution"))
-
-
 def find_grading_literal(source: str) -> ast.expr | None:
     """The value node of the single top-level `grading = ...` assignment in `source` (None if absent).
 
@@ -120,8 +108,6 @@ def load_exercises(source_notebook: Path) -> list[Exercise]:
 
     Raises SpecError (one line: notebook, cell, problem) on the first problem found.
     """
-    from autograder.notebooks import read_notebook
-
     path = Path(source_notebook)
     nb = read_notebook(path)
     stem = path.stem
@@ -157,8 +143,6 @@ def load_exercises(source_notebook: Path) -> list[Exercise]:
 
 def load_manual_cells(source_notebook: Path) -> list[ManualCell]:
     """The manually graded cells (`grade` and `solution` both true), in notebook order."""
-    from autograder.notebooks import read_notebook
-
     path = Path(source_notebook)
     nb = read_notebook(path)
     _grade_ids(nb, path.stem)
