@@ -273,10 +273,10 @@ FORGER = {
         """),
     "01_compose_answer": textwrap.dedent("""\
         import gc
+        from autograder.messages import Answer
         for _o in gc.get_objects():
             if type(_o).__name__ == "Channel" and hasattr(_o, "send"):
-                _o.send("answer", grade_id="01_slope", variant=None, answer={"status": "ok",
-                        "value": {"t": "int", "v": "10"}})
+                _o.send(Answer("01_slope", None, {"status": "ok", "value": {"t": "int", "v": "10"}}))
         """),
 }
 
@@ -344,14 +344,14 @@ MEMORY = {"01_chain_fn_answer": "def dh_dx(x):\n    big = np.ones(400_000_000)\n
 BATCH_BREAKER = {
     "01_power_answer": textwrap.dedent("""\
         import gc
+        from autograder.messages import Answer, CellError
         for _o in gc.get_objects():
             if type(_o).__name__ == "Channel" and hasattr(_o, "send"):
-                _o.send("answer", grade_id=["01_power"], variant=None, answer={"status": "ok"})
-                _o.send("cell_error", cell={"a": 1}, error="x")
-                _o.send("answer", grade_id="01_slope", variant=None,
-                        answer={"status": "ok", "value": {"t": "float", "v": 10**400}})
-                _o.send("answer", grade_id="01_chain_fn", variant=None,
-                        answer={"status": "ok", "probes": [{"ok": {"t": "float", "v": 10**400}}] * 5})
+                _o.send(Answer(["01_power"], None, {"status": "ok"}))
+                _o.send(CellError({"a": 1}, "x"))
+                _o.send(Answer("01_slope", None, {"status": "ok", "value": {"t": "float", "v": 10**400}}))
+                _o.send(Answer("01_chain_fn", None,
+                               {"status": "ok", "probes": [{"ok": {"t": "float", "v": 10**400}}] * 5}))
         """),
 }
 

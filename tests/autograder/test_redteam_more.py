@@ -387,7 +387,7 @@ def test_processes_are_limited_per_sandbox_and_none_survives(monkeypatch, mode):
 
 
 def _cgroup_dirs(pid: int) -> list[str]:
-    from autograder.runner import CGROUP_PREFIX, _cgroup_bases
+    from autograder.isolation import CGROUP_PREFIX, _cgroup_bases
 
     return [d for b in _cgroup_bases().values() if os.path.exists(d := os.path.join(b, f"{CGROUP_PREFIX}{pid}"))]
 
