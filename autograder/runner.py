@@ -17,7 +17,6 @@ key. Nothing here decides a score: the grader treats every message as untrusted 
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import json
@@ -29,6 +28,7 @@ import types
 from autograder import messages
 from autograder.alarm import Alarm
 from autograder.isolation import enter_sandbox
+from autograder.kinds import NAMES, kind_of
 from autograder.messages import error_text
 
 
@@ -65,8 +65,9 @@ def preload() -> None:
     from IPython.core.interactiveshell import InteractiveShell  # noqa: F401
 
     import autograder.landlock  # noqa: F401
-    import autograder.wire  # noqa: F401
     import chainrule_utils  # noqa: F401
+    for name in NAMES:  # every kind's reader, before any notebook code runs
+        kind_of(name)
     for mod in ("chainrule_utils.symbolic", "chainrule_utils.plots", "matplotlib_inline.backend_inline"):
         try:
             __import__(mod)
@@ -99,92 +100,18 @@ def make_shell():
 # reading answers
 
 
-def _sympy_types():
-    import sympy
-
-    return (sympy.Basic, sympy.MatrixBase)
-
-
 def _raise_tripwire(*args, **kwargs):
     raise RuntimeError("a hand derivation may not call the function it differentiates")
 
 
-def _plain(obj, depth=0):
-    """Strings for sympy objects inside a (nested) dict; numbers as text; other values untouched."""
-    if depth > 5:
-        return obj
-    if isinstance(obj, dict):
-        return {(k if isinstance(k, str) else _plain(k, depth + 1)): _plain(v, depth + 1)
-                for k, v in obj.items()}
-    if isinstance(obj, _sympy_types()):
-        return str(obj)
-    if isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        return repr(obj)
-    return obj
-
-
-def _numeric(obj, depth=0):
-    """Sympy numbers as Python numbers (an Integer as int, anything else numeric as float; a Matrix of
-    numbers as a list of rows), also inside tuples and lists: `slope = p.subs(x, 2)` is a number to the
-    student. Symbolic values are left alone (the judge calls them the wrong type)."""
-    if depth > 5:
-        return obj
-    if isinstance(obj, (tuple, list)) and len(obj) <= 10_000:
-        return type(obj)(_numeric(v, depth + 1) for v in obj)
-    types = _sympy_types()
-    if isinstance(obj, types[1]):
-        rows = obj.tolist()
-        if all(getattr(v, "is_number", False) for row in rows for v in row):
-            return [[_numeric(v, depth + 1) for v in row] for row in rows]
-        return obj
-    if isinstance(obj, types[0]) and getattr(obj, "is_number", False):
-        if getattr(obj, "is_Integer", False):
-            return int(obj)
-        try:
-            return float(obj)
-        except (TypeError, ValueError):  # a complex number: leave it to the judge
-            return obj
-    return obj
-
-
 def read_answer(ns: dict, ex: dict, timeout: float) -> dict:
-    """The answer to exercise `ex` found in `ns`, as plain data (see module docstring)."""
-    from autograder.wire import MAX_CHARS, decode, encode
-
+    """The answer to exercise `ex` (its payload) found in `ns`, as plain data read by its kind."""
     name = ex["answer"]
     if name not in ns:
         return {"status": "missing"}
-    obj = ns[name]
-    kind = ex["kind"]
     try:
-        if kind == "function":
-            if not callable(obj):
-                return {"status": "not_callable", "type": type(obj).__name__[:100]}
-            outs = []
-            for enc_args in ex["probes"]:
-                args = [decode(a) for a in enc_args]
-                try:
-                    with Alarm(timeout):
-                        value = obj(*[copy.deepcopy(a) for a in args])
-                        outs.append({"ok": encode(_numeric(value))})
-                except BaseException as exc:  # noqa: BLE001  (the student's code may raise anything)
-                    outs.append({"error": error_text(exc)})
-            return {"status": "ok", "probes": outs}
-        with Alarm(timeout):
-            if kind == "expression":
-                if isinstance(obj, str):
-                    return {"status": "ok", "text": obj[:MAX_CHARS]}
-                number = isinstance(obj, (int, float)) and not isinstance(obj, bool)
-                if isinstance(obj, _sympy_types()) or number:
-                    text = str(obj)
-                    if len(text) > MAX_CHARS:
-                        return {"status": "error", "error": f"expression longer than {MAX_CHARS} characters"}
-                    return {"status": "ok", "text": text}
-                return {"status": "bad_type", "type": type(obj).__name__[:100]}
-            if kind == "chain_steps":
-                return {"status": "ok", "value": encode(_plain(obj))}
-            return {"status": "ok", "value": encode(_numeric(obj))}
-    except BaseException as exc:  # noqa: BLE001
+        return kind_of(ex["kind"]).read(ns[name], ex, timeout)
+    except BaseException as exc:  # noqa: BLE001  (the student's object may raise anything)
         return {"status": "error", "error": error_text(exc)}
 
 
