@@ -1,7 +1,7 @@
 """What every exercise kind provides (`Kind`), the one loop over a catalogue of wrong answers, and
 the verdict type.
 
-A kind's methods run in three places:
+A kind's members, by where they run:
 - authoring (spec load, grader process): `keys`, `check_spec`;
 - a grading run (grader process): `draw` the inputs the sandbox needs, `payload` to send them;
 - the sandbox (untrusted process, plain data out): `read` the student's object into plain data;
