@@ -10,12 +10,15 @@ and counts one against an answer only when it provably ran for that answer:
 1. **bound**: a routine ran during the top-level statement that bound or changed the answer (IPython
    runs each top-level statement of a cell on its own; the runner reports statement boundaries);
 2. **evaluated**: a routine ran while the grader evaluated the answer (a function at its probe points),
-   or the answer evaluated the function it differentiates (the exercise's `target`) at points other
-   than the ones it was asked about (finite differences or complex steps on the target);
+   or the answer evaluated the function it differentiates (the exercise's `target`) a small step away
+   from the point it was asked about, or at a complex point (finite differences, complex steps; the
+   target at the point itself is a formula using its value, which is allowed);
 3. **is a result**: the answer, or an object it reaches (container items; a function's closure,
    defaults and the globals it names), *is* an object a routine returned (identity, not equality: a
-   result carried over in a variable, `_`, `sys.last_value` or a list). sympy's cache is cleared after
-   each statement that ran a routine so that no expression typed later is the same object by accident.
+   result carried over in a variable, `_`, `sys.last_value` or a list). sympy's cache is cleared before
+   each routine the notebook calls and after each statement that ran one, so that neither an expression
+   typed before nor one typed after is the routine's result by accident (a part of its own input that a
+   routine hands back is not its result either).
 
 A routine counts only when called from code that is not a math library's own (a student cell, text
 that sympy or `eval` turned into code, a module the notebook wrote, the standard library): sympy's
@@ -341,12 +344,14 @@ class Trap:
             if not trap._counts(sys._getframe(1)):
                 return fn(*args, **kwargs)  # a library's own use (sympy's factor, scipy's minimize)
             trap.shared.hit(label)
+            _clear_sympy_cache()  # what it returns is then built by it, never an expression cached before
             local.depth = 1  # the calls this one makes are part of it
             try:
                 result = fn(*args, **kwargs)
             finally:
                 local.depth = 0
-            trap._keep(result, label)
+            if not _is_input(result, args, kwargs):
+                trap._keep(result, label)
             return result
 
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -576,7 +581,7 @@ def _watch_target(ns: dict, name: str, ev: _Evaluation):
     hook = f"__chainrule_target_{id(fn)}__"
 
     def recorder(*args, **kwargs):
-        if not _at_probe(list(args) + list(kwargs.values()), ev.probe_args):
+        if _numerical_call(list(args) + list(kwargs.values()), ev.probe_args):
             ev.off_probe.append(True)
         return copy(*args, **kwargs)
 
@@ -596,32 +601,35 @@ def _watch_target(ns: dict, name: str, ev: _Evaluation):
     return restore
 
 
-def _at_probe(args: list, probe: list) -> bool:
-    """Every numeric argument equals (by value) one of the probe's arguments."""
+def _numerical_call(args: list, probe: list) -> bool:
+    """Whether a call of the target with `args`, while the answer is evaluated at `probe`, is a step of
+    a numerical derivative: an argument that is complex where the probes are real (a complex step), or
+    a small perturbation of the probe's argument of the same shape (0 < max |change| <= 5% of its
+    scale: a finite-difference step). The target at the probe's own arguments is a formula using its
+    value; with other arguments (constants, a different point) it is not a derivative either."""
     for a in args:
         if isinstance(a, (bool, str)) or a is None:
             continue
         try:
             arr = np.asarray(a)
-        except Exception:  # noqa: BLE001  (an odd argument: judged by its identity only)
-            if not any(a is p for p in probe):
-                return False
+        except Exception:  # noqa: BLE001  (an odd argument says nothing about a derivative)
             continue
-        if arr.dtype.kind not in "biufc":
+        if arr.dtype.kind == "c" and np.any(np.imag(arr) != 0):
+            return True
+        if arr.dtype.kind not in "biuf":
             continue
-        flat = arr.ravel()
-        same = False
+        flat = arr.astype(float).ravel()
         for p in probe:
             try:
-                q = np.asarray(p).ravel()
+                q = np.asarray(p, dtype=float).ravel()
             except Exception:  # noqa: BLE001
                 continue
-            if q.shape == flat.shape and np.array_equal(q, flat):
-                same = True
-                break
-        if not same:
-            return False
-    return True
+            if q.shape != flat.shape or not q.size:
+                continue
+            change = float(np.max(np.abs(flat - q)))
+            if 0 < change <= 0.05 * (1 + float(np.max(np.abs(q)))):
+                return True
+    return False
 
 
 def _differentiates(args, kwargs, when) -> bool:
@@ -708,6 +716,25 @@ def _code_names(code, depth: int = 0) -> list[str]:
             if isinstance(c, types.CodeType):
                 names += _code_names(c, depth + 1)
     return names
+
+
+def _is_input(result, args, kwargs) -> bool:
+    """Whether a routine handed back (part of) what it was given (d/dx (x*E) is E itself): that object
+    existed before the routine ran, so it is not the routine's result."""
+    stack = [*args, *kwargs.values()]
+    seen = 0
+    while stack and seen < 10_000:
+        obj = stack.pop()
+        seen += 1
+        if obj is result:
+            return True
+        if isinstance(obj, (list, tuple)):
+            stack.extend(obj[:1000])
+        elif isinstance(obj, dict):
+            stack.extend(list(obj.values())[:1000])
+        elif type(obj).__module__.startswith("sympy"):
+            stack.extend(getattr(obj, "args", ())[:1000])
+    return False
 
 
 def _identity_is_meaningless(obj) -> bool:

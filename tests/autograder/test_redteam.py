@@ -110,7 +110,7 @@ EVASIONS = {
             s = mpmath.mpf("1e-15")
             def g(v):
                 return mpmath.sin(3 * v**2 + 1)
-            return np.array([float((g(mpmath.mpf(v) + s) - g(mpmath.mpf(v) - s)) / (2 * s)) for v in x])
+            return np.vectorize(lambda v: float((g(mpmath.mpf(v) + s) - g(mpmath.mpf(v) - s)) / (2 * s)))(x)
         """)},
     # a 5-point stencil is exact for the cubic of the slope exercise (no step-size error at all)
     "ev_fd_stencil_value": {"01_slope_answer": textwrap.dedent("""\

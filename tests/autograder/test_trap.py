@@ -188,3 +188,12 @@ def test_statements_of_a_big_cell_are_judged_one_by_one_in_linear_time():
     answer, run = _run([PRE, body], _expr())
     assert answer.get("trap") is None
     assert run.duration < 60
+
+
+def test_an_expression_typed_before_a_check_is_not_the_checks_result():
+    """sympy's cache would hand the very object typed as the answer back from diff when the derivative
+    has the same form; the trap clears the cache before each routine the notebook calls."""
+    answer, _ = _run([PRE, "dp_dx = x**2 * sp.cos(x) + sp.sin(x) * 2 * x",
+                      "print(sp.simplify(dp_dx - sp.diff(x**2 * sp.sin(x), x)))",
+                      "print(sp.diff(x * dp_dx, x))"], _expr())
+    assert answer.get("trap") is None, answer
