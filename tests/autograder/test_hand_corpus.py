@@ -400,10 +400,16 @@ def test_grading_the_corpus_completes(corpus):
     assert corpus["run"].returncode == 0, corpus["run"].stderr[-3000:]
 
 
-@pytest.mark.parametrize("student", [f"honest{k}_{a[:2]}" for a in ASSIGNMENTS for k in range(5)])
+def _honest_students() -> list[str]:
+    """honest<k>_<nn>: one student per variant index of each assignment (grade ids start with nn)."""
+    most = {}
+    for gid, variants in HONEST.items():
+        most[gid[:2]] = max(most.get(gid[:2], 0), len(variants))
+    return [f"honest{k}_{nn}" for nn, n in sorted(most.items()) for k in range(n)]
+
+
+@pytest.mark.parametrize("student", _honest_students())
 def test_honest_work_in_any_valid_form_keeps_full_marks(corpus, student):
-    if student not in corpus["honest"]:
-        pytest.skip("no such variant")
     a, _ = corpus["honest"][student]
     rows = corpus["rows"].get((a, student))
     assert rows, f"{student} was not graded: {corpus['run'].stderr[-2000:]}"
