@@ -17,11 +17,11 @@ import numpy as np
 
 from autograder import sandbox
 from autograder.assemble import Assembled, assemble, assemble_source, steps_for
-from autograder.forbidden import answer_taint, taint, target_taint, top_level_bindings
 from autograder.judge import Verdict, judge
 from autograder.kinds import kind_of
 from autograder.notebooks import nbformat, read_notebook
 from autograder.spec import Exercise, ManualCell, load_exercises, load_manual_cells
+from autograder.trap import describe
 
 
 class GradingError(Exception):
@@ -113,7 +113,7 @@ def build_reference(plan: AssignmentPlan, *, limits: sandbox.Limits, protect: li
         drawn = {ex.grade_id: kind_of(ex.kind).draw(ex, rng) for ex in nb.exercises}
         asm = assemble_source(nb.source_nb)
         steps = steps_for(asm, nb.exercises, lambda ex, drawn=drawn: _payload(ex, drawn, wrong=True))
-        run = sandbox.run(steps, limits=limits, files=nb.source_files, protect=protect, tripwire=False)
+        run = sandbox.run(steps, limits=limits, files=nb.source_files, protect=protect, trap=False)
         if run.ungraded:
             raise GradingError(f"{plan.name}/{nb.stem}: the source notebook cannot be graded: {run.ungraded}")
         entries = {}
@@ -146,44 +146,35 @@ def run_student(job: StudentJob, *, limits: sandbox.Limits, protect: list) -> sa
     return sandbox.run(job.steps, limits=limits, files=job.notebook.release_files, protect=protect)
 
 
-def forbidden_reasons(asm: Assembled, exercises: list[Exercise]) -> dict[str, str]:
-    """grade_id -> why a hand exercise's answer depends on a forbidden routine (absent when clean).
-
-    Only what the answer can reach counts (autograder.forbidden, statement by statement over every
-    student cell, so an added or copied cell that rebinds the answer counts too): a scratch cell that
-    calls `sp.diff` taints the names it binds or fills, and an answer that reads one of them
-    (transitively) is tainted; a statement that can bind anything (eval, globals, setattr, ...) taints
-    every hand exercise. An answer computed from values of the exercise's
-    `target` (samples then a fit, a spline, a difference) is tainted too."""
-    cells = [(n, src) for n, src, student, _ in asm.code_cells if student]
-    protected = frozenset().union(*[top_level_bindings(src) for _, src, student, _ in asm.code_cells
-                                    if not student])
-    dirty, everything = taint(cells, protected)
-    reasons = {}
-    for ex in exercises:
-        if not ex.hand:
-            continue
-        why = answer_taint(ex.answer, cells, everything, protected) if dirty else None
-        if not why and ex.target:  # computed from samples of the function it differentiates
-            why = target_taint(cells, ex.target, ex.answer)
-        if why:
-            reasons[ex.grade_id] = why
-    return reasons
+def trap_reason(ex: Exercise, answer) -> str | None:
+    """For a hand derivation: why its answer counts as computed by a routine, from the trap's report in
+    the sandbox's answer (autograder.trap), as one clause; None when nothing counts against it.
+    The report is data from the sandbox: only its known fields, as short plain text, are used."""
+    why = answer.get("trap") if ex.hand and isinstance(answer, dict) else None
+    if not isinstance(why, dict):
+        return None
+    clean = {}
+    for key in ("routine", "how"):
+        value = why.get(key)
+        if isinstance(value, str):
+            clean[key] = "".join(ch for ch in value if ch.isprintable())[:120]
+    cell = why.get("cell")
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        clean["cell"] = cell
+    return describe(clean)
 
 
 def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:
     """grade_id -> Verdict for every exercise of the notebook (run already finished, not ungraded)."""
-    tainted = forbidden_reasons(job.assembled, job.notebook.exercises)
     verdicts = {}
     for ex in job.notebook.exercises:
         cell = job.assembled.test_cells.get(ex.grade_id)
         answer = run.answers.get((ex.grade_id, None))
-        if ex.grade_id in tainted:
+        why = trap_reason(ex, answer)
+        if why:
             verdicts[ex.grade_id] = Verdict(0.0, "forbidden", (
-                f"This exercise is a hand derivation, but your answer depends on something it may not use: "
-                f"{tainted[ex.grade_id]}. Answers that call a differentiation routine (or hide one), or that "
-                f"are computed from values of the function being differentiated, score 0."),
-                {"reason": tainted[ex.grade_id]})
+                f"This exercise asks for a derivative worked out by hand, but {why}. An answer computed "
+                "with a differentiation routine scores 0."), {"reason": why})
             continue
         if answer is None and run.stopped_at is not None:
             verdicts[ex.grade_id] = Verdict(0.0, "stopped", f"The notebook stopped at cell {run.stopped_at}, "

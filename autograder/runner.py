@@ -3,14 +3,17 @@
 Started by autograder.sandbox as `python -I -m autograder.runner RESULT_FD` with the job (JSON) on
 stdin (or forked from autograder.zygote). It imports the heavy libraries, isolates itself
 (autograder.isolation: cgroup, namespaces, private tmpfs folder, rlimits, Landlock, no capabilities;
-all before any notebook code runs), in a notebook with hand derivations refuses sympy text that names
-a forbidden routine (guard_text_parsing), then runs the job's steps in order:
+all before any notebook code runs), in a notebook with hand derivations installs the run-time trap on
+differentiation routines (autograder.trap), then runs the job's steps in order:
 
-- {"code": source, "cell": n}: one notebook cell through IPython's InteractiveShell (magics work),
-  under a per-cell SIGALRM timeout;
+- {"code": source, "cell": n, "student": bool}: one notebook cell through IPython's InteractiveShell
+  (magics work), under a per-cell SIGALRM timeout; each top-level statement is reported to the trap
+  (an unchanged lesson cell, "student": false, never counts against an answer);
 - {"extract": [exercise, ...], "cell": n}: read each exercise's answer from the namespace as plain
   data, the way its kind says (autograder.kinds: e.g. a function evaluated at the grader's probe
-  points); optionally also for catalogued wrong answers (reference runs only).
+  points); for a hand derivation the answer also carries the trap's report ("trap": why a
+  differentiation routine counts against it, or None); optionally also the catalogued wrong answers
+  (reference runs only).
 
 Messages (autograder.messages) go to RESULT_FD as JSON lines `{"body", "mac"}` signed with the job's
 key. Nothing here decides a score: the grader treats every message as untrusted data.
@@ -23,7 +26,6 @@ import json
 import os
 import sys
 import time
-import types
 
 from autograder import messages
 from autograder.alarm import Alarm
@@ -78,8 +80,10 @@ def preload() -> None:
 _RUN_CELL = None
 
 
-def make_shell():
-    """A fresh InteractiveShell; its run_cell is kept aside so a notebook replacing it changes nothing."""
+def make_shell(trap=None):
+    """A fresh InteractiveShell; its run_cell is kept aside so a notebook replacing it changes nothing.
+    IPython runs each top-level statement of a cell through run_code: each is a statement for `trap`
+    (a notebook that replaces run_code only makes the trap judge its cells whole)."""
     global _RUN_CELL
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -92,6 +96,12 @@ def make_shell():
         def enable_gui(self, gui=None):  # `%matplotlib inline` asks for a GUI event loop: none here
             return None
 
+        async def run_code(self, code_obj, result=None, *, async_=False):
+            if trap is None:
+                return await super().run_code(code_obj, result, async_=async_)
+            with trap.statement():
+                return await super().run_code(code_obj, result, async_=async_)
+
     _RUN_CELL = InteractiveShell.run_cell
     return _Shell.instance(config=cfg)
 
@@ -100,98 +110,85 @@ def make_shell():
 # reading answers
 
 
-def _raise_tripwire(*args, **kwargs):
-    raise RuntimeError("a hand derivation may not call the function it differentiates")
-
-
-def read_answer(ns: dict, ex: dict, timeout: float) -> dict:
-    """The answer to exercise `ex` (its payload) found in `ns`, as plain data read by its kind."""
+def read_answer(ns: dict, ex: dict, timeout: float, before_call=None) -> dict:
+    """The answer to exercise `ex` (its payload) found in `ns`, as plain data read by its kind;
+    `before_call(args)` is told the arguments of each call the kind makes of a function answer."""
     name = ex["answer"]
     if name not in ns:
         return {"status": "missing"}
     try:
-        return kind_of(ex["kind"]).read(ns[name], ex, timeout)
+        obj = ns[name]
+        if before_call is not None and callable(obj):
+            obj = _announcing(obj, before_call)
+        return kind_of(ex["kind"]).read(obj, ex, timeout)
     except BaseException as exc:  # noqa: BLE001  (the student's object may raise anything)
         return {"status": "error", "error": error_text(exc)}
 
 
-def extract(ns: dict, ex: dict, timeout: float, tripwire: bool) -> dict:
-    """read_answer with the target function disabled for hand derivations (when `tripwire`)."""
-    target = ex.get("target") if ex.get("hand") else None
-    if not (tripwire and target and target in ns):
-        return read_answer(ns, ex, timeout)
-    original = ns[target]
-    saved_code = None
-    if isinstance(original, types.FunctionType) and not original.__closure__:
-        saved_code = original.__code__
-        original.__code__ = _raise_tripwire.__code__
-    ns[target] = _raise_tripwire
-    try:
-        return read_answer(ns, ex, timeout)
-    finally:
-        ns[target] = original
-        if saved_code is not None:
-            original.__code__ = saved_code
+def _announcing(fn, before_call):
+    """`fn`, telling `before_call` the arguments of each call first."""
+    def call(*args, **kwargs):
+        before_call(args)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def extract(ns: dict, ex: dict, timeout: float, trap=None, *, _read=read_answer) -> dict:
+    """read_answer; for a hand derivation under `trap`, evaluated inside `trap.evaluating` (routines
+    that run, or the target evaluated away from the probe, count) and with the trap's report."""
+    if trap is None or not ex.get("hand"):
+        return _read(ns, ex, timeout)
+    with trap.evaluating(ex["answer"], ex.get("target")) as ev:
+        answer = _read(ns, ex, timeout, before_call=ev.probe)
+    if isinstance(answer, dict) and answer.get("status") not in (None, "missing"):
+        answer["trap"] = trap.report(ex["answer"])
+    return answer
 
 
 # ---------------------------------------------------------------------------------------------
 # the job
 
 
-def guard_text_parsing() -> None:
-    """Refuse, in this process, sympy text that names a forbidden routine (autograder.forbidden.scan).
+def run_job(job: dict, channel: Channel, *, _extract=extract, _wrong=None) -> None:
+    """Run the steps of `job` (sandbox already applied) and report through `channel`. What it calls is
+    bound here, before any notebook code runs: a notebook that patches this module changes nothing."""
+    _wrong = _wrong or _wrong_answer
+    hand = [ex["answer"] for step in job["steps"] for ex in step.get("extract", ()) if ex.get("hand")]
+    trap = None
+    if job.get("trap", True) and hand:
+        from autograder.trap import Trap
 
-    The static scan never reads strings, and sympy turns text into code in many places besides the
-    flagged sympify/parse_expr: sp.expand("diff(p, x)"), sp.factor, sp.Poly, sp.Matrix(["..."]), ... all
-    reach sympy.parsing.sympy_parser.parse_expr, which evaluates the text (methods, builtins and all).
-    Both parse_expr and the eval_expr it calls are wrapped; restoring the originals needs names the scan
-    flags. Installed for student runs of notebooks that have hand derivations."""
-    import sympy.parsing.sympy_parser as parser
-
-    from autograder.forbidden import scan
-
-    parse_expr, eval_expr = parser.parse_expr, parser.eval_expr
-
-    def check(text):
-        """`text` as a plain str (a str subclass could show the scan other text than sympy reads), once
-        scanned; anything else unchanged."""
-        if isinstance(text, str):
-            text = str.__getitem__(text, slice(None))
-            hits = scan(text)
-            if hits:
-                raise ValueError(f"text given to sympy may not use `{hits[0]}` (hand derivations in this notebook)")
-        return text
-
-    def guarded_parse_expr(s, *args, **kwargs):
-        return parse_expr(check(s), *args, **kwargs)
-
-    def guarded_eval_expr(code, *args, **kwargs):
-        return eval_expr(check(code), *args, **kwargs)
-
-    parser.parse_expr, parser.eval_expr = guarded_parse_expr, guarded_eval_expr
-
-
-def run_job(job: dict, channel: Channel) -> None:
-    """Run the steps of `job` (sandbox already applied) and report through `channel`."""
-    tripwire = bool(job.get("tripwire", True))
-    if tripwire and any(ex.get("hand") for step in job["steps"] for ex in step.get("extract", ())):
-        guard_text_parsing()
-    shell = make_shell()
+        trap = Trap()
+        trap.install()
+    shell = make_shell(trap)
     ns = shell.user_ns
+    if trap is not None:
+        trap.track(ns, hand)
+    run_cell = _RUN_CELL
     cell_timeout = float(job.get("cell_timeout", 30))
     for step in job["steps"]:
         cell = step.get("cell")
         if "code" in step:
             channel.send(messages.Cell(cell))
+            if trap is not None:
+                trap.trusted = not step.get("student", True)
             try:
                 with Alarm(cell_timeout):
-                    result = _RUN_CELL(shell, step["code"], store_history=False, silent=False)
+                    if trap is None:
+                        result = run_cell(shell, step["code"], store_history=False, silent=False)
+                    else:
+                        with trap.cell(cell):
+                            result = run_cell(shell, step["code"], store_history=False, silent=False)
             except BaseException as exc:  # noqa: BLE001  (a timeout outside IPython's own handler)
                 channel.send(messages.CellError(cell, error_text(exc)))
                 if isinstance(exc, SystemExit):
                     channel.send(messages.Stopped(cell, "SystemExit"))
                     return
                 continue
+            finally:
+                if trap is not None:
+                    trap.trusted = False
             err = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
             if err is not None:
                 channel.send(messages.CellError(cell, error_text(err)))
@@ -202,10 +199,10 @@ def run_job(job: dict, channel: Channel) -> None:
             channel.send(messages.Cell(cell, extract=True))
             for ex in step["extract"]:
                 timeout = min(cell_timeout, float(ex.get("timeout", cell_timeout)))
-                answer = extract(ns, ex, timeout, tripwire)
+                answer = _extract(ns, ex, timeout, trap)
                 channel.send(messages.Answer(ex["grade_id"], None, answer))
                 for k, code in enumerate(ex.get("wrong_codes", [])):
-                    channel.send(messages.Answer(ex["grade_id"], k, _wrong_answer(ns, ex, code, timeout)))
+                    channel.send(messages.Answer(ex["grade_id"], k, _wrong(ns, ex, code, timeout)))
 
 
 def _wrong_answer(ns: dict, ex: dict, code: str, timeout: float) -> dict:

@@ -174,8 +174,9 @@ def scrubbed_env(workdir: str) -> dict:
 
 
 def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (), protect: list = (),
-        tripwire: bool = True, landlock: bool = True) -> RunResult:
-    """Run `steps` (see autograder.runner) in a fresh sandbox; `files` are copied into its folder."""
+        trap: bool = True, landlock: bool = True) -> RunResult:
+    """Run `steps` (see autograder.runner) in a fresh sandbox; `files` are copied into its folder; `trap`:
+    install the trap on differentiation routines for hand derivations (off for the trusted source)."""
     res = RunResult(started=time.time())
     workdir = tempfile.mkdtemp(prefix="chainrule-sbx-")
     proc = None
@@ -188,7 +189,7 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
                 shutil.copytree(f, os.path.join(workdir, f.name))
         key = os.urandom(32)
         job = {"steps": steps, "key": key.hex(), "workdir": workdir, "cell_timeout": limits.cell_timeout,
-               "limits": limits.job_limits(), "tripwire": tripwire,
+               "limits": limits.job_limits(), "trap": trap,
                "landlock": fs_policy(workdir, list(protect)) if landlock else None}
         r, w = os.pipe()
         stderr = tempfile.TemporaryFile()

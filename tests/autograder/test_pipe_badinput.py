@@ -587,25 +587,34 @@ def test_assignment_given_as_a_tab_completed_folder(course_dir, capsys):  # noqa
 
 @pytest.mark.parametrize("copy_metadata", [True, False])
 def test_a_hand_answer_rebound_in_another_cell_with_a_routine_is_forbidden(copy_metadata):
+    """A copy of the answer cell (with its metadata or without) that rebinds the answer with a routine."""
     import tempfile
     from pathlib import Path
 
     from coursekit import code, tiny_notebook
 
-    from autograder.grading import forbidden_reasons
+    from autograder import sandbox
+    from autograder.grading import NotebookPlan, NotebookReference, judge_notebook, student_job
     from autograder.spec import load_exercises
 
     path = Path(tempfile.mkdtemp()) / "00_tiny.ipynb"
     nbformat.write(tiny_notebook(), str(path))
+    exercises = load_exercises(path)
     sub = tiny_notebook()
     i = _index(sub, "t_expr_answer")
     sub.cells[i].source = "d_expr = 0"
     cheat = nbformat.from_dict(json.loads(json.dumps(sub.cells[i]))) if copy_metadata else code("")
     cheat.source = "d_expr = sp.diff(sp.sin(x**3), x)"
     sub.cells.insert(i + 1, cheat)
-    reasons = forbidden_reasons(assemble(sub, tiny_notebook()), load_exercises(path))
-    assert "t_expr" in reasons and "diff" in reasons["t_expr"]
-    assert "t_jac" not in reasons                           # the other hand exercise stays clean
+    plan = NotebookPlan("00_tiny", path, tiny_notebook(), tiny_notebook(), exercises, [], [], [])
+    probes = {"t_jac": {"probes": [[{"t": "array", "dtype": "float", "shape": [3], "data": [0.1, 0.2, 0.3]}]]}}
+    ref = NotebookReference({ex.grade_id: {"probes": probes.get(ex.grade_id, {}).get("probes"), "expected": None,
+                                           "wrong": []} for ex in exercises})
+    job = student_job(plan, ref, sub)
+    run = sandbox.run(job.steps, limits=sandbox.Limits(timeout=90))
+    verdicts = judge_notebook(job, ref, run)
+    assert verdicts["t_expr"].mistake == "forbidden" and "diff" in verdicts["t_expr"].message
+    assert verdicts["t_jac"].mistake != "forbidden"         # the other hand exercise stays clean
 
 
 def test_relative_course_from_another_cwd_and_an_output_folder_that_is_a_file(course_dir):  # noqa: F811
