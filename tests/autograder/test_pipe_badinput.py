@@ -615,9 +615,13 @@ def test_a_hand_answer_rebound_in_another_cell_with_a_routine_is_forbidden(copy_
     cheat.source = "d_expr = sp.diff(sp.sin(x**3), x)"
     sub.cells.insert(i + 1, cheat)
     plan = NotebookPlan("00_tiny", path, tiny_notebook(), tiny_notebook(), exercises, [], [], [])
-    probes = {"t_jac": {"probes": [[{"t": "array", "dtype": "float", "shape": [3], "data": [0.1, 0.2, 0.3]}]]}}
-    ref = NotebookReference({ex.grade_id: {"probes": probes.get(ex.grade_id, {}).get("probes"), "expected": None,
-                                           "wrong": []} for ex in exercises})
+    import numpy as np
+
+    from autograder.kinds import kind_of
+
+    rng = np.random.default_rng(0)
+    ref = NotebookReference({ex.grade_id: {"drawn": kind_of(ex.kind).draw(ex, rng), "expected": None, "wrong": []}
+                             for ex in exercises})
     job = student_job(plan, ref, sub)
     run = sandbox.run(job.steps, limits=sandbox.Limits(timeout=90))
     verdicts = judge_notebook(job, ref, run)
