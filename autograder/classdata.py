@@ -215,16 +215,10 @@ def load_class(course: Course, assignments: list[str] | None = None) -> ClassDat
 
 
 def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
-    """True when submitted/ holds a newer submission than the one this verdict was given for."""
-    from autograder.cmd_collect import parse_timestamp
-    from autograder.safe_open import read_bytes
+    """True when submitted/ now holds another version of this submission than the one its verdict was
+    given for (autograder/submissions.py decides what a version is)."""
+    from autograder.submissions import has_notebook, verdict_is_current
 
-    try:  # never follows a symlink, never blocks on a FIFO, reads at most 4 kB
-        text = read_bytes(course.submitted / sub.student / sub.assignment / "timestamp.txt", 4096)
-    except OSError:
-        return False
-    text = text.decode("utf-8", "replace").strip()[:64]
-    if not sub.timestamp or not text:
-        return False
-    now, then = parse_timestamp(text), parse_timestamp(sub.timestamp)
-    return now is not None and then is not None and now > then
+    folder = course.submitted / sub.student / sub.assignment
+    stems = [p.stem for p in course.source_notebooks(sub.assignment)]
+    return has_notebook(folder, stems) and not verdict_is_current(sub.timestamp, folder, stems)
