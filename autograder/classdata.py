@@ -215,10 +215,13 @@ def load_class(course: Course, assignments: list[str] | None = None) -> ClassDat
 
 
 def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
-    """True when submitted/ now holds another version of this submission than the one its verdict was
-    given for (autograder/submissions.py decides what a version is)."""
-    from autograder.submissions import has_notebook, verdict_is_current
+    """True when submitted/ holds a newer submission than the one this verdict was given for: its
+    timestamp.txt is strictly newer than the verdict's (autograder/submissions.py reads and compares
+    times; a submission without a readable time never replaces a verdict)."""
+    from autograder.submissions import is_newer, parse_timestamp, timestamp_text
 
-    folder = course.submitted / sub.student / sub.assignment
-    stems = [p.stem for p in course.source_notebooks(sub.assignment)]
-    return has_notebook(folder, stems) and not verdict_is_current(sub.timestamp, folder, stems)
+    text = timestamp_text(course.submitted / sub.student / sub.assignment)
+    if not text or not sub.timestamp:
+        return False
+    now = parse_timestamp(text)
+    return now is not None and is_newer(now, parse_timestamp(sub.timestamp))
