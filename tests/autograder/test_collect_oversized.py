@@ -147,6 +147,7 @@ def test_an_oversized_submission_has_a_row_in_the_grades(course_dir, tmp_path): 
         rows = {r["student"]: r for r in csv.DictReader(fh)}
     assert sorted(rows) == ["big", "okay", "outs"]
     assert rows["okay"][A] == rows["outs"][A] == "4"          # all autograded points (4 of 5; 1 by hand)
-    assert rows["okay"][f"{A} status"] == rows["outs"][f"{A} status"] == "graded"
+    # autograded in full; the written answer waits for the formgrader (issue 16: said, not hidden)
+    assert rows["okay"][f"{A} status"] == rows["outs"][f"{A} status"] == "awaiting hand grading: 1 point"
     status = rows["big"][f"{A} status"]
     assert status.startswith("ungraded: ") and "larger than 20 MiB" in status
