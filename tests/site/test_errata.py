@@ -1,6 +1,6 @@
 """The course must not repeat the seeds' errata (/work/shared/seeds/ERRATA.md), and its text must be its own.
 
-Every check reads the course as shipped: the markdown cells and lesson code of the five source notebooks,
+Every check reads the course as shipped: the markdown cells and lesson code of the source notebooks,
 the hand-written site pages, the reference page's rules, README.md and AUTHORING.md. Each check is a
 function that returns a list of problems (one line each, naming where); each test asserts the list is
 empty for the course AND non-empty for the seed's wrong statement (test_the_checks_catch_the_seed_errata),
