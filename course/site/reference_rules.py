@@ -420,12 +420,12 @@ RULES: list[Rule] = [
          errata=("001-98", "002-31")),
     # --- layers and backpropagation -----------------------------------------------------------------
     Rule("dense_W", S8, "Dense layer, w.r.t. the weight matrix",
-         r"\mathbf{z} = W\mathbf{x} + \mathbf{b},\ \boldsymbol\delta = \nabla_{\mathbf{z}}L:\quad "
-         r"\nabla_W L = \boldsymbol\delta\,\mathbf{x}^\top,\quad \nabla_{\mathbf{x}}L = W^\top\boldsymbol\delta,"
-         r"\quad \nabla_{\mathbf{b}}L = \boldsymbol\delta",
+         r"\mathbf{z} = W\mathbf{x} + \mathbf{b},\ \pmb{\delta} = \nabla_{\mathbf{z}}L:\quad "
+         r"\nabla_W L = \pmb{\delta}\,\mathbf{x}^\top,\quad \nabla_{\mathbf{x}}L = W^\top\pmb{\delta},"
+         r"\quad \nabla_{\mathbf{b}}L = \pmb{\delta}",
          "An outer product with the shape of $W$: rows for the outputs, columns for the inputs. Checked for "
          "$W\\in\\mathbb{R}^{2\\times3}$ (flattened row by row) and $L = \\frac12\\lVert W\\mathbf{x} - \\mathbf{t}"
-         "\\rVert^2$, so $\\boldsymbol\\delta = W\\mathbf{x} - \\mathbf{t}$.",
+         "\\rVert^2$, so $\\pmb{\\delta} = W\\mathbf{x} - \\mathbf{t}$.",
          {"w": 6}, lambda w: ((w.reshape(2, 3) * _LX - _LT).T * (w.reshape(2, 3) * _LX - _LT))[0, 0] / 2, "w",
          lambda w: _rows((w.reshape(2, 3) * _LX - _LT) * _LX.T)),
     Rule("batch_W", S8, "A minibatch, w.r.t. the weights",
@@ -437,7 +437,7 @@ RULES: list[Rule] = [
          {"w": 6, "b": 2}, lambda w, b: _batch_loss(_BX, w.reshape(2, 3), b), "w",
          lambda w, b: _rows(_batch_delta(_BX, w.reshape(2, 3), b).T * _BX)),
     Rule("batch_b", S8, "A minibatch, w.r.t. the bias",
-         r"\nabla_{\mathbf{b}}L = \Delta^\top\mathbf{1} = \sum_{i=1}^{N}\boldsymbol\delta_i",
+         r"\nabla_{\mathbf{b}}L = \Delta^\top\mathbf{1} = \sum_{i=1}^{N}\pmb{\delta}_i",
          "The bias is shared by every sample, so the contributions of the samples add: a **sum** of the rows "
          "of $\\Delta$, not their mean (the mean's $\\frac1N$ is already inside $\\Delta$).",
          {"b": 2}, lambda b: _batch_loss(_BX, _BW, b), "b",
