@@ -172,7 +172,7 @@ def _account(uid: int) -> str:
 
 
 def _timestamp(dir_fd: int, sub: Submission, name_part: str) -> dt.datetime | None:
-    from autograder.cmd_collect import parse_timestamp
+    from autograder.submissions import parse_timestamp
 
     raw = _read_own_file(dir_fd, "timestamp.txt", sub.uid, 200)
     if isinstance(raw, bytes):
@@ -184,7 +184,7 @@ def _timestamp(dir_fd: int, sub: Submission, name_part: str) -> dt.datetime | No
 
 def scan_inbound(ex: Exchange, assignments: set[str], skipped: list[tuple[str, str]]) -> list[Submission]:
     """Every submission folder of inbound/ with its owner; what is not one goes to `skipped`."""
-    from autograder.cmd_collect import safe_student_id
+    from autograder.accounts import safe_student_id
 
     if not os.access(ex.inbound, os.R_OK | os.X_OK):
         raise CourseError(f"cannot list {ex.inbound}: collect as the account that released the assignments")
@@ -274,7 +274,7 @@ def _read_submission(ex: Exchange, sub: Submission, notebooks: list[str], max_fi
 
 def _store(dest: Path, files: dict[str, bytes], when: dt.datetime | None) -> None:
     """Replace dest/ by exactly these files (a new folder swapped in: no mix of two submissions)."""
-    from autograder.cmd_collect import format_timestamp
+    from autograder.submissions import format_timestamp
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part")
@@ -294,7 +294,7 @@ def _store(dest: Path, files: dict[str, bytes], when: dt.datetime | None) -> Non
 
 def collect(course: Course, *, max_file: int, dry_run: bool = False, out=None) -> dict:
     """Take the newest exchange submission of each student and assignment into submitted/<owner>/<a>/."""
-    from autograder.cmd_collect import existing_timestamp, format_timestamp
+    from autograder.submissions import format_timestamp, is_newer, parse_timestamp, timestamp_text
 
     out = out or sys.stdout
     ex = open_exchange(course)
@@ -313,11 +313,11 @@ def collect(course: Course, *, max_file: int, dry_run: bool = False, out=None) -
             skipped.append((sub.folder, f"none of the notebooks of {assignment} is in it"))
             continue
         dest = course.submitted / student / assignment
-        before = existing_timestamp(dest)
+        before = parse_timestamp(timestamp_text(dest) or "")
         action = "collected"
         if dest.exists():
             same = all((dest / n).is_file() and (dest / n).read_bytes() == d for n, d in files.items())
-            if before is not None and (sub.timestamp is None or sub.timestamp < before):
+            if before is not None and not is_newer(sub.timestamp, before) and sub.timestamp != before:
                 stats["kept"].append(label)
                 print(f"kept the newer existing one  {label}: existing {format_timestamp(before)}, "
                       f"{sub.folder} is from {when_text}", file=out)
