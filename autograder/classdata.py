@@ -215,13 +215,12 @@ def load_class(course: Course, assignments: list[str] | None = None) -> ClassDat
 
 
 def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
-    """True when submitted/ holds a newer submission than the one this verdict was given for: its
-    timestamp.txt is strictly newer than the verdict's (autograder/submissions.py reads and compares
-    times; a submission without a readable time never replaces a verdict)."""
-    from autograder.submissions import is_newer, parse_timestamp, timestamp_text
+    """True when submitted/ no longer holds the submission this verdict was given for: `grade` would
+    grade it again (autograder/submissions.py: one definition of "the stored verdict is current")."""
+    from autograder.submissions import verdict_is_current
 
-    text = timestamp_text(course.submitted / sub.student / sub.assignment)
-    if not text or not sub.timestamp:
+    folder = course.submitted / sub.student / sub.assignment
+    if not folder.is_dir():
         return False
-    now = parse_timestamp(text)
-    return now is not None and is_newer(now, parse_timestamp(sub.timestamp))
+    stems = [p.stem for p in course.source_notebooks(sub.assignment)]
+    return not verdict_is_current(sub.timestamp, folder, stems)

@@ -32,6 +32,7 @@ from autograder.course import Course
 from autograder.lms import Layouts, Upload
 from autograder.sources import Entry, SourceError, TooLarge, read_source
 from autograder.submissions import display_time
+from autograder.textclean import escaped as shown  # file names from SOURCE, escaped
 
 STRIP_LIMIT = 200_000_000   # larger notebooks are stored as they came, without parsing them
 _IGNORED = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints)(/|$)|(^|/)\.DS_Store$")
@@ -52,9 +53,6 @@ def timestamp_from_name(name: str) -> dt.datetime | None:
         return None
 
 
-def shown(text: str) -> str:
-    """`text` from SOURCE, safe to print on a terminal: control and format characters escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def collect(course: Course, source: Path, *, max_file: int, max_total: int, dry_run: bool = False,

@@ -53,12 +53,12 @@ def _strip_markers(source: str) -> str:
 
 
 class Student:
-    def __init__(self, index: int, rng: random.Random):
+    def __init__(self, index: int, user_id: int):
         first, last = NAMES[index % len(NAMES)]
         round_ = index // len(NAMES)
         self.name = f"{first} {last}" + (f" {round_ + 1}" if round_ else "")
         self.canvas = safe_student_id(f"{last}{first[0]}" + (str(round_ + 1) if round_ else ""))
-        self.user_id = 10000 + rng.randrange(90000)
+        self.user_id = user_id  # the LMS account number: collect's identity, so never shared
 
     def student_id(self, lms: str) -> str:
         """The id that `collect` derives from this student's file names."""
@@ -216,7 +216,8 @@ def generate(course: Course, n_students: int, *, seed: int = 0, output: Path | N
     materials = [AssignmentMaterial(course, a) for a in names]
     output = Path(output) if output else course.root / ".sample"
     rng = random.Random(seed)
-    students = [Student(i, rng) for i in range(n_students)]
+    ids = rng.sample(range(10000, 100000), n_students)
+    students = [Student(i, ids[i]) for i in range(n_students)]
     profiles = _profiles(n_students, len(materials), rng, broken_per_assignment)
 
     submissions, files = [], []  # files: (name inside zip or tree path, bytes, timestamp)

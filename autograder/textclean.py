@@ -69,3 +69,10 @@ def reason(text: object, limit: int | None = 300) -> str:
         out.append(ch)
     text = re.sub(r" {2,}", " ", "".join(out)).replace(" ,", ",")
     return clean(text, limit)
+
+
+def escaped(text: object) -> str:
+    """`text` (a file name from an upload, say) with every unprintable character shown as its escape
+    (`\\x1b`, `\\u202e`): safe on a terminal, and the instructor still sees what was there."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
