@@ -14,12 +14,13 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 setup: $(STAMP)
 
 # Re-runs only when the dependency lists change; a finished setup costs nothing.
-$(STAMP): pyproject.toml environment.yml
+$(STAMP): pyproject.toml environment.yml tools/node/package-lock.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@bash tools/install_browser.sh || echo "warning: no chromium; browser tests will be skipped"
+	@bash tools/node/install.sh || echo "warning: no npm packages; math is typeset in the browser, axe test skipped"
 	@touch $(STAMP)
 
 lint: setup
