@@ -5,8 +5,9 @@ One module for the course site (course/site/build.py) and for feedback pages and
 from npm); `render_page(html, ...)` finds the page's math elements, typesets them in one request and puts
 the CSS they need in the page's <head>. The output keeps MathML for screen readers
 (<mjx-assistive-mml>) and each formula's TeX (data-tex, copied by assets/copy-tex.js when the reader copies
-a selection). Where node or the npm packages are missing, `MathRenderer.reason` says why and callers
-keep the browser-side MathJax they always shipped.
+a selection), and gives each formula its size (content-visibility: auto), so a long page lays out only the
+formulas near the screen. Where node or the npm packages are missing, `MathRenderer.reason` says why and
+callers keep the browser-side MathJax they always shipped.
 
 Math elements are the ones our own Markdown/Sphinx output makes: <span|div class="... math ...">TeX</span|div>
 (Sphinx: \\(..\\) and \\[..\\]; mistune: \\(..\\) and $$..$$). Only those are sent to MathJax: text a
@@ -40,7 +41,7 @@ _HEAD_END = re.compile(r"</head>", re.IGNORECASE)
 _CLIENT_MATHJAX = re.compile(r'<script>\s*window\.MathJax\s*=.*?</script>\s*|<script\b[^>]*\bsrc="[^"]*mathjax/'
                              r'tex-chtml\.js[^"]*"[^>]*>\s*</script>\s*', re.DOTALL)
 STYLE_ID = 'id="chainrule-math"'   # the <style> a typeset page carries
-VERSION = "chtml-2"    # bump when render_math.js changes its output (the site then rewrites every page)
+VERSION = "chtml-7"    # bump when render_math.js changes its output (the site then rewrites every page)
 
 
 class MathRenderError(Exception):

@@ -422,10 +422,10 @@ def vendor_mathjax() -> None:
     copy_if_changed(ASSETS / mathrender.COPY_SCRIPT, GENERATED / "static" / mathrender.COPY_SCRIPT)
 
 
-def typeset_math(html: Path) -> str:
+def typeset_math(html: Path, cache: Path = SITE / "_build" / ".math_cache") -> str:
     """Typeset the math of every page Sphinx (re)wrote since the last call (pages already done are skipped),
     one node process for all; TeX errors are printed. Returns one line for the build's output."""
-    renderer = mathrender.MathRenderer(cache_dir=SITE / "_build" / ".math_cache")
+    renderer = mathrender.MathRenderer(cache_dir=cache)
     if renderer.reason:
         return f"math typeset in the browser by MathJax: {renderer.reason}"
     pages = formulas = 0

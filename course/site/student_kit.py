@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
+import importlib.util
 import io
 import re
 import tomllib
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-UTILS = REPO / "chainrule_utils"
+_SPEC = importlib.util.find_spec("chainrule_utils")
+# the package's source (installed, or in this checkout); its project file beside it when it is a checkout
+UTILS = Path(_SPEC.origin).parent if _SPEC and _SPEC.origin else Path(__file__).resolve().parents[2] / "chainrule_utils"
 COURSE_ZIP = "chainrule-course.zip"
 FOLDER = "chainrule-course"                     # the folder the course zip unpacks to
 # what a student's Python needs: the notebooks import these (and chainrule_utils, shipped as a wheel)
@@ -96,14 +99,21 @@ if __name__ == "__main__":
 '''
 
 
-def _project() -> dict:
-    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+def _project() -> tuple[str, list[str]]:
+    """(version, requirement strings) of the chainrule project: pyproject.toml beside chainrule_utils in a
+    checkout, else the installed project's metadata."""
+    pyproject = UTILS.parent / "pyproject.toml"
+    if pyproject.is_file():
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        return project["version"], project["dependencies"]
+    meta = importlib.metadata.metadata("chainrule")
+    return meta["Version"], [r for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r]
 
 
 def requirement_specs(names: tuple[str, ...]) -> list[str]:
-    """pyproject.toml's requirement strings for these distribution names, in that order (one source of truth
-    for versions); a name pyproject does not list is required without a version."""
-    deps = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower(): d for d in _project()["dependencies"]}
+    """The project's requirement strings for these distribution names, in that order (one source of truth
+    for versions); a name the project does not list is required without a version."""
+    deps = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower(): d for d in _project()[1]}
     return [deps.get(n.lower(), n) for n in names]
 
 
@@ -164,7 +174,7 @@ def write_kit(release: list[Path], out: Path, write) -> dict:
     """Write the downloads for these release notebooks (release/<a>/<a>.ipynb) into `out` with
     write(path, bytes) (which keeps unchanged files untouched). Returns the page's facts:
     {"assignments": [(name, notebook file, zip file)], "wheel": name, "course_zip": name}."""
-    wheel_name, wheel_data = wheel(_project()["version"])
+    wheel_name, wheel_data = wheel(_project()[0])
     env_files = {name: text.encode() for name, text in environment_files(wheel_name).items()}
     extra = {**env_files, "start_lab.py": LAUNCHER.encode(), wheel_name: wheel_data}
     assignments, everything = [], []

@@ -64,6 +64,19 @@ def test_each_release_folder_downloads_whole(built_site):
         want = {f"{folder.name}/{p.relative_to(folder).as_posix()}": p.read_bytes() for p in folder.rglob("*")
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)}
         assert inside == want
+    # and no file in any zip holds a solution line (whatever else a release folder comes to hold)
+    sources = sorted(p for p in (COURSE / "source").glob("*/*.ipynb") if p.stem == p.parent.name)
+    secrets = secret_lines(sources)
+    for name, path in files.items():
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(path) as zf:
+                for member in zf.namelist():
+                    text = zf.read(member).decode("utf-8", errors="replace")
+                    if member.endswith(".ipynb"):
+                        nb = json.loads(text)
+                        text = "\n".join("".join(c.get("source", "")) for c in nb["cells"])
+                    text = "\n".join(_norm(line) for line in text.splitlines())
+                    assert not [s for s in secrets if s in text], (name, member)
 
 
 def test_a_zip_carries_every_non_hidden_file_and_nothing_hidden(tmp_path):

@@ -138,3 +138,25 @@ def test_figure_alt_text_comes_from_cell_metadata_else_a_warning():
     assert alts[1] == "A rising line from (0, 1) to (1, 2)."
     assert alts[0] == "Figure (section: 1. Plots)"
     assert len(warnings) == 1 and warnings[0].startswith("09_plots: figure cell") and "mystnb.image.alt" in warnings[0]
+
+
+SPHINX_PAGE = ('<html><head><script>window.MathJax = {}</script><script defer="defer" '
+               'src="../_static/mathjax/tex-chtml.js?v=1"></script></head><body><p>Let '
+               '<span class="math notranslate nohighlight">\\(J \\in \\mathbb{R}^{m\\times n}\\)</span>.</p></body></html>')
+
+
+def test_math_is_typeset_into_the_pages_or_the_build_says_why_not(tmp_path, monkeypatch):
+    page = tmp_path / "html" / "a" / "p.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(SPHINX_PAGE)
+    real = build.mathrender.MathRenderer
+    monkeypatch.setattr(build.mathrender, "MathRenderer", lambda cache_dir: real(cache_dir, node_dir=tmp_path))
+    line = build.typeset_math(tmp_path / "html", tmp_path / "cache")
+    assert line.startswith("math typeset in the browser by MathJax: ") and "\n" not in line
+    assert page.read_text() == SPHINX_PAGE, "left for the browser-side MathJax"
+    monkeypatch.setattr(build.mathrender, "MathRenderer", real)
+    if real().reason is None:
+        assert build.typeset_math(tmp_path / "html", tmp_path / "cache") == "math typeset into 1 page(s) (1 formulas)"
+        out = page.read_text()
+        assert "<mjx-container" in out and "tex-chtml" not in out and 'url("../_static/mathjax/output/chtml/' in out
+        assert build.typeset_math(tmp_path / "html", tmp_path / "cache") == "", "a typeset page is not done twice"
