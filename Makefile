@@ -17,19 +17,21 @@ setup: $(STAMP) $(JUPYTER_EXT)
 
 # Re-runs only when the dependency lists change; a finished setup costs nothing. Each step says what it
 # does and roughly how long it takes; pip lists the packages it collects as it goes.
-$(STAMP): pyproject.toml environment.yml
-	@echo "setup [1/5] checking for Python 3.11 (instant)"
+$(STAMP): pyproject.toml environment.yml tools/node/package-lock.json
+	@echo "setup [1/6] checking for Python 3.11 (instant)"
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
-	@echo "setup [2/5] creating the virtual environment $(VENV)/ (a few seconds)"
+	@echo "setup [2/6] creating the virtual environment $(VENV)/ (a few seconds)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo "setup [3/5] upgrading pip in $(VENV)/ (under a minute)"
+	@echo "setup [3/6] upgrading pip in $(VENV)/ (under a minute)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@echo "setup [4/5] installing chainrule and its dependencies: numpy, sympy, matplotlib, nbgrader, jupyterlab, pytest, jupyter-book, playwright ... (1-4 minutes on a fresh machine, seconds when installed)"
+	@echo "setup [4/6] installing chainrule and its dependencies: numpy, sympy, matplotlib, nbgrader, jupyterlab, pytest, jupyter-book, playwright ... (1-4 minutes on a fresh machine, seconds when installed)"
 	@set -o pipefail; $(PY) -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' \
 	  | grep --line-buffered -E '^(Collecting|Installing collected|Successfully installed)' | sed -u 's/^/    /' \
 	  || { echo "setup: pip install failed; rerun without the filter to see why: $(PY) -m pip install -e '.[dev]'"; exit 1; }
-	@echo "setup [5/5] chromium for the browser tests (1-2 minutes with apt when it is missing, instant otherwise)"
+	@echo "setup [5/6] chromium for the browser tests (1-2 minutes with apt when it is missing, instant otherwise)"
 	@bash tools/install_browser.sh || echo "warning: no chromium; browser tests will be skipped"
+	@echo "setup [6/6] npm packages for math typeset at build time and the accessibility check (under a minute)"
+	@bash tools/node/install.sh || echo "warning: no npm packages; math is typeset in the browser, axe test skipped"
 	@touch $(STAMP)
 
 # nbgrader's formgrader pages get offline MathJax from the autograder.formgrader server extension.

@@ -6,7 +6,9 @@ math); hand-graded cells show their status. An ungraded submission gets a page s
 Never on a page: hidden tests, their tracebacks, solutions. Prompts come from the RELEASED student copy
 (or, without one, only from unmarked markdown cells of the source); a student's answer that contains a
 line of the reference solution (e.g. a correct answer the notebook never reached) is not echoed.
-Everything the student wrote is escaped. MathJax is copied to feedback/_static/ and referenced relatively: the pages work offline.
+Everything the student wrote is escaped. Math in prompts is typeset when the page is written (autograder/mathrender.py,
+via H.page); its fonts (and MathJax itself, for the browser-side fallback where node is missing) are copied to
+feedback/_static/ and referenced relatively: the pages work offline.
 """
 from __future__ import annotations
 

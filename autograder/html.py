@@ -1,18 +1,28 @@
 """Shared HTML for feedback pages and class reports: one page template, escaping, Markdown with math.
 
-Pages work offline: math is typeset by the MathJax 3 copy shipped in autograder/assets/mathjax/, which
-`copy_static(dest)` puts in `dest/_static/mathjax/`; pages reference it by a relative path. Nothing
-loads from another host.
+Pages work offline. Math is typeset when the page is written (autograder/mathrender.py: MathJax 3 in one
+node process per run, CHTML with assistive MathML, TeX kept for copying), so a page needs no math
+JavaScript; its fonts come from the MathJax copy in autograder/assets/mathjax/, which `copy_static(dest)`
+puts in `dest/_static/mathjax/` with assets/copy-tex.js. Where node or its npm packages are missing, pages
+load that MathJax copy and typeset in the browser as before (`math_mode()` says which). Nothing loads from
+another host.
 
 Trust: `markdown(text)` is for instructor text only (prompts from the released notebook, which may hold
 HTML such as `<details>` hints). Everything a student controls goes through `text()` (element content)
-or `escape()` (attribute values), and is wrapped in `untrusted()` so that MathJax does not typeset it.
+or `escape()` (attribute values), and is wrapped in `untrusted()` so that MathJax does not typeset it: at
+build time only math elements made by `markdown()` are typeset, and the browser-side fallback ignores
+`.untrusted`.
 """
 from __future__ import annotations
 
+import atexit
 import html
+import re
 import shutil
+import sys
 from pathlib import Path
+
+from autograder import mathrender
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 MATHJAX_DIR = ASSETS / "mathjax"
@@ -68,15 +78,22 @@ def code_block(source: str) -> str:
 
 _md = None
 
+# a <details><summary>T</summary>body</details> hint block on lines of its own (the notebooks' convention)
+DETAILS = re.compile(r"^[ \t]*<details>\s*<summary>(.*?)</summary>(.*?)</details>[ \t]*$",
+                     re.DOTALL | re.MULTILINE | re.IGNORECASE)
+
 
 def markdown(text: str) -> str:
-    """Instructor Markdown (a notebook's markdown cell) to HTML, keeping $...$ / $$...$$ math for MathJax."""
+    """Instructor Markdown (a notebook's markdown cell) to HTML, keeping $...$ / $$...$$ math for MathJax
+    as <span|div class="math"> elements, also inside <details> hint blocks (their body is parsed as Markdown)."""
     global _md
     if _md is None:
         import mistune
 
         _md = mistune.create_markdown(escape=False, plugins=["math", "table", "strikethrough"])
-    return _md(text or "")
+    text = DETAILS.sub(lambda m: f"<details><summary>{m.group(1)}</summary>\n\n{m.group(2).strip()}\n\n</details>",
+                       text or "")
+    return _md(text)
 
 
 def markdown_inline(text: str) -> str:
@@ -95,13 +112,44 @@ def fmt_points(value: float | None) -> str:
     return "0" if text == "-0" else text
 
 
+_renderer: mathrender.MathRenderer | None = None
+_fallback_said = False
+
+
+def math_renderer() -> mathrender.MathRenderer:
+    """The renderer every page of this run shares: one node process, ended when the program exits."""
+    global _renderer
+    if _renderer is None:
+        _renderer = mathrender.MathRenderer()
+        atexit.register(_renderer.close)
+    return _renderer
+
+
+def math_mode() -> str:
+    """One line for a command's output: where the math of its pages is typeset."""
+    reason = math_renderer().reason
+    return ("math typeset when the pages are written" if reason is None
+            else f"math typeset in the browser by MathJax ({reason})")
+
+
 def page(title: str, body: str, *, static: str = "_static", math: bool = True) -> str:
-    """A complete HTML page. `static` is the relative URL of the folder copy_static() filled."""
-    head_math = ""
-    if math:
-        src = f"{escape(static)}/mathjax/tex-chtml.js"
-        head_math = (f"<script>{_MATHJAX_CONFIG}</script>\n"
-                     f'<script id="MathJax-script" defer src="{src}"></script>')
+    """A complete HTML page. `static` is the relative URL of the folder copy_static() filled. With `math`,
+    the math elements of `body` (from markdown()) are typeset now, or else in the browser (see module doc)."""
+    if not math or not mathrender.MATH_ELEMENT.search(body):
+        return _page(title, body, "")
+    try:
+        return mathrender.render_page(_page(title, body, ""), math_renderer(), escape(static))[0]
+    except mathrender.MathRenderError as exc:
+        global _fallback_said
+        if not _fallback_said:
+            print(f"note: math typeset in the browser by MathJax ({exc})", file=sys.stderr)
+            _fallback_said = True
+    src = f"{escape(static)}/mathjax/tex-chtml.js"
+    return _page(title, body, f"<script>{_MATHJAX_CONFIG}</script>\n"
+                              f'<script id="MathJax-script" defer src="{src}"></script>')
+
+
+def _page(title: str, body: str, head_math: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -120,13 +168,15 @@ def write_page(path: Path, html_text: str) -> None:
 
 
 def copy_static(dest: Path) -> Path:
-    """Copy the shipped MathJax into dest/_static/mathjax (only files that changed). Returns dest/_static."""
+    """Copy the shipped MathJax into dest/_static/mathjax and the copy script into dest/_static (only files
+    that changed). Returns dest/_static."""
     static = Path(dest) / "_static"
     target = static / "mathjax"
-    for src in MATHJAX_DIR.rglob("*"):
+    files = [(src, target / src.relative_to(MATHJAX_DIR)) for src in MATHJAX_DIR.rglob("*")]
+    files.append((ASSETS / mathrender.COPY_SCRIPT, static / mathrender.COPY_SCRIPT))
+    for src, out in files:
         if src.is_dir() or src.name == "README.md":
             continue
-        out = target / src.relative_to(MATHJAX_DIR)
         if out.exists():
             have, want = out.stat(), src.stat()
             if have.st_size == want.st_size and have.st_mtime >= want.st_mtime:

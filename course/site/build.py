@@ -6,11 +6,18 @@ course/source, so no solution or hidden test can reach the site. Writes into cou
   executes them for outputs and figures); exercise prompts and answer stubs kept, with the stubs (and
   any later cell that uses a name they define) tagged `skip-execution`; self-check/test cells and
   "YOUR ANSWER HERE" cells dropped; <details> hint blocks turned into MyST dropdowns (so their math
-  renders); every code cell given figure alt text;
-- reference.md, rendered from reference_rules.py; _toc.yml (chapters in teaching order);
-- static/mathjax/, the vendored MathJax 3 from autograder/assets/mathjax (math renders offline).
-Files are rewritten only when their content changes, so jupyter-cache and Sphinx's incremental build
-hold and a rebuild with nothing changed executes nothing. Output: course/site/_build/html.
+  renders); sections numbered "N. Title"; "(source 003)" moved out of headings into a References
+  section (citations.py); figure alt text from the cell's `mystnb.image.alt` metadata (else made up
+  from the plot's titles, with a warning);
+- downloads/ and get-notebooks.md: the student copies, their folders as zips, a student environment
+  and launcher (student_kit.py); reference.md, rendered from reference_rules.py; _toc.yml;
+- static/: the vendored MathJax 3 from autograder/assets/mathjax (its fonts; the whole of it where math
+  must be typeset in the browser) and the copy script.
+After the book is built, the math of every page written is typeset into the HTML (autograder/mathrender.py:
+MathJax in one node process, results cached in _build/.math_cache), so pages need no math JavaScript;
+where node or tools/node's npm packages are missing the build says so in one line and pages typeset in the
+browser as before. Files are rewritten only when their content changes, so jupyter-cache and Sphinx's
+incremental build hold and a rebuild with nothing changed executes nothing. Output: course/site/_build/html.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ import ast
 import filecmp
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import re
 import shutil
@@ -32,6 +40,14 @@ COURSE = SITE.parent
 REPO = COURSE.parent
 GENERATED = SITE / "_generated"
 SKIP = "skip-execution"
+sys.path.insert(0, str(SITE))
+if importlib.util.find_spec("autograder") is None:  # run with a Python that has not installed the project
+    sys.path.append(str(REPO))
+import citations  # noqa: E402
+import student_kit  # noqa: E402
+
+from autograder import mathrender  # noqa: E402
+from autograder.html import DETAILS  # noqa: E402
 
 
 class BuildError(Exception):
@@ -48,6 +64,14 @@ def write_if_changed(path: Path, text: str) -> bool:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    return True
+
+
+def write_bytes_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
     return True
 
 
@@ -80,8 +104,6 @@ def sync_tree(src: Path, dst: Path, keep=lambda p: True, also: tuple[str, ...] =
 # ----------------------------------------------------------------------------------------------------
 # reader copies
 
-_DETAILS = re.compile(r"^[ \t]*<details>\s*<summary>(.*?)</summary>(.*?)</details>[ \t]*$",
-                      re.DOTALL | re.MULTILINE | re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
@@ -92,7 +114,7 @@ def details_to_dropdowns(markdown: str) -> str:
         title = _TAG.sub("", m.group(1)).strip() or "Details"
         body = m.group(2).strip()
         return f"\n::::{{dropdown}} {title}\n{body}\n::::\n"
-    return _DETAILS.sub(repl, markdown)
+    return DETAILS.sub(repl, markdown)
 
 
 _FENCE = re.compile(r"(^[ \t]*(```|~~~).*?^[ \t]*\2[ \t]*$)", re.DOTALL | re.MULTILINE)
@@ -188,8 +210,55 @@ def figure_alt(source: str, heading: str, helper_docs: dict[str, str]) -> str:
     return f"{what} (section: {_plain(heading)})" if heading else what
 
 
-def reader_copy(nb: dict, helper_docs: dict[str, str]) -> dict:
-    """The site's copy of a student notebook (nbformat JSON dict in, dict out); see the module doc."""
+def draws_figure(source: str, helper_docs: dict[str, str]) -> bool:
+    """True if a code cell calls matplotlib's pyplot (plt.*), makes subplots or calls a plot helper."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "plt":
+                return True
+            if (f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")) in {*helper_docs, "subplots"}:
+                return True
+    return False
+
+
+_H2 = re.compile(r"^##[ \t]+(?:(\d+(?:\.\d+)*)\.?[ \t]+)?(\S.*?)[ \t]*$", re.MULTILINE)
+
+
+def number_sections(sources: list[str]) -> list[str]:
+    """A notebook's sections (## headings, in these markdown sources in order) as "N. Title": a number
+    without its full stop gets one; once sections are numbered, an unnumbered one after them gets the
+    next number. Headings before the first numbered one and headings inside code fences stay as written."""
+    last = 0
+
+    def fix(m: re.Match) -> str:
+        nonlocal last
+        number, title = m.group(1), m.group(2)
+        if number and "." not in number:
+            last = int(number)
+            return f"## {number}. {title}"
+        if number or not last:
+            return m.group(0)
+        last += 1
+        return f"## {last}. {title}"
+
+    out = []
+    for text in sources:
+        parts = _FENCE.split(text)   # text, fence, fence marker, text, ...
+        out.append("".join(_H2.sub(fix, part) if i % 3 == 0 else part
+                           for i, part in enumerate(parts) if i % 3 != 2))
+    return out
+
+
+def reader_copy(nb: dict, helper_docs: dict[str, str], doc: str = "notebook",
+                warnings: list[str] | None = None) -> dict:
+    """The site's copy of a student notebook (nbformat JSON dict in, dict out); see the module doc.
+    `doc` names the page (for its References label); figure cells without alt text are reported in
+    `warnings`."""
     cells, tainted, heading = [], set(), ""
     for cell in nb.get("cells", []):
         grader = cell.get("metadata", {}).get("nbgrader", {})
@@ -220,7 +289,11 @@ def reader_copy(nb: dict, helper_docs: dict[str, str]) -> dict:
                 tainted -= defined_names(source)  # a lesson cell that redefines a name owns it again
                 mystnb = dict(meta.get("mystnb", {}))
                 image = dict(mystnb.get("image", {}))
-                image.setdefault("alt", figure_alt(source, heading, helper_docs))
+                if not str(image.get("alt", "")).strip():
+                    image["alt"] = figure_alt(source, heading, helper_docs)
+                    if warnings is not None and draws_figure(source, helper_docs):
+                        warnings.append(f"{doc}: figure cell {cell.get('id', len(cells))} has no alt text "
+                                        "(set its metadata mystnb.image.alt to what the figure shows)")
                 mystnb["image"] = image
                 meta["mystnb"] = mystnb
             new.update(outputs=[], execution_count=None)
@@ -229,6 +302,12 @@ def reader_copy(nb: dict, helper_docs: dict[str, str]) -> dict:
         else:
             meta.pop("tags", None)
         cells.append(new)
+    markdown = [c for c in cells if c["cell_type"] == "markdown"]
+    for cell, text in zip(markdown, number_sections([c["source"] for c in markdown])):
+        cell["source"] = citations.move_heading_citations(text, doc)
+    references = citations.references_markdown(citations.cited("\n".join(c["source"] for c in markdown)), doc)
+    if references:
+        cells.append({"cell_type": "markdown", "metadata": {}, "source": references})
     metadata = {
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
@@ -257,19 +336,19 @@ def find_release(release: Path) -> list[Path]:
     return found
 
 
-def write_reader_copies(release: Path) -> list[tuple[str, str]]:
+def write_reader_copies(notebooks: list[Path], warnings: list[str]) -> list[tuple[str, str]]:
     """Reader copies under _generated/<a>/ plus the release folder's other files; [(docname, title)]."""
     helper_docs = _plot_helper_docs()
     chapters = []
     names = []
-    for nb_path in find_release(release):
+    for nb_path in notebooks:
         name = nb_path.stem
         names.append(name)
         try:
             nb = json.loads(nb_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise BuildError(f"cannot read {nb_path}: {exc}") from None
-        copy = reader_copy(nb, helper_docs)
+        copy = reader_copy(nb, helper_docs, name, warnings)
         out = GENERATED / name
         sync_tree(nb_path.parent, out, keep=lambda rel: rel.suffix != ".ipynb" and ".ipynb_checkpoints"
                   not in rel.parts, also=(f"{name}.ipynb",))
@@ -310,9 +389,17 @@ def render_reference() -> str:
     return "\n".join(lines)
 
 
+def write_downloads(notebooks: list[Path], chapters: list[tuple[str, str]]) -> None:
+    """_generated/downloads/ (student_kit.py) and the page that offers them, _generated/get-notebooks.md."""
+    kit = student_kit.write_kit(notebooks, GENERATED / "downloads", write_bytes_if_changed)
+    titles = {doc.rsplit("/", 1)[1]: title for doc, title in chapters}
+    write_if_changed(GENERATED / "get-notebooks.md", student_kit.page_markdown(kit, titles))
+
+
 def write_toc(chapters: list[tuple[str, str]]) -> Path:
     toc = ["# Generated by course/site/build.py from the student copies that exist.",
-           "format: jb-book", "root: pages/intro", "parts:", "  - caption: Notebooks", "    chapters:"]
+           "format: jb-book", "root: pages/intro", "parts:", "  - caption: Start here", "    chapters:",
+           "      - file: _generated/get-notebooks", "  - caption: Notebooks", "    chapters:"]
     toc += [f"      - file: {doc}\n        title: {json.dumps(title)}" for doc, title in chapters]
     toc += ["  - caption: Reference", "    chapters:", "      - file: _generated/reference",
             "      - file: pages/notation", "      - file: pages/mistakes"]
@@ -321,21 +408,46 @@ def write_toc(chapters: list[tuple[str, str]]) -> Path:
     return path
 
 
-def mathjax_source() -> Path:
-    """The MathJax 3 shipped with the project: autograder/assets/mathjax (installed or in this checkout)."""
-    try:
-        import autograder
-        return Path(autograder.__file__).resolve().parent / "assets" / "mathjax"
-    except ImportError:
-        return REPO / "autograder" / "assets" / "mathjax"
+ASSETS = Path(mathrender.__file__).resolve().parent / "assets"   # autograder/assets (installed or here)
 
 
 def vendor_mathjax() -> None:
-    src = mathjax_source()
+    """The shipped MathJax 3 (its fonts serve the math typeset at build time; all of it serves the browser
+    where that is not possible) and the copy script, into _generated/static/."""
+    src = ASSETS / "mathjax"
     entry = src / "tex-chtml.js"
     if not entry.is_file():
         raise BuildError(f"vendored MathJax missing: {entry} (math must render with no network)")
     sync_tree(src, GENERATED / "static" / "mathjax")
+    copy_if_changed(ASSETS / mathrender.COPY_SCRIPT, GENERATED / "static" / mathrender.COPY_SCRIPT)
+
+
+def typeset_math(html: Path, cache: Path = SITE / "_build" / ".math_cache") -> str:
+    """Typeset the math of every page Sphinx (re)wrote since the last call (pages already done are skipped),
+    one node process for all; TeX errors are printed. Returns one line for the build's output."""
+    renderer = mathrender.MathRenderer(cache_dir=cache)
+    if renderer.reason:
+        return f"math typeset in the browser by MathJax: {renderer.reason}"
+    pages = formulas = 0
+    with renderer:
+        for page in sorted(html.rglob("*.html")):
+            rel = page.relative_to(html)
+            if rel.parts[0] in ("_static", "_sources"):
+                continue
+            text = page.read_text(encoding="utf-8")
+            static = "/".join([".."] * (len(rel.parts) - 1) + ["_static"])
+            seen = len(renderer.errors)
+            try:
+                new, n = mathrender.render_page(text, renderer, static)
+            except mathrender.MathRenderError as exc:
+                return f"math typeset in the browser by MathJax on {rel} and the pages after it: {exc}"
+            for err in renderer.errors[seen:]:
+                print(f"warning: TeX error on {rel}: {err}", file=sys.stderr)
+            if n:
+                page.write_text(new, encoding="utf-8")
+                pages, formulas = pages + 1, formulas + n
+    renderer.prune_cache(keep=4 * max(pages, 40))
+    return f"math typeset into {pages} page(s) ({formulas} formulas)" if pages else ""
 
 
 def run_book(quiet: bool, force: bool) -> None:
@@ -355,11 +467,17 @@ def run_book(quiet: bool, force: bool) -> None:
         raise BuildError(f"jupyter-book failed (exit {proc.returncode}); see {SITE / '_build' / 'build.log'}")
 
 
-def inputs_digest() -> str:
-    """sha256 over every input of the book (all files under course/site except _build) and its version."""
+LOOK = ("_config.yml", "static", "_templates", "_generated/static")   # inputs of every page, not of one
+
+
+def inputs_digest(only: tuple[str, ...] | None = None) -> str:
+    """sha256 over every input of the book (all files under course/site except _build, or only those under
+    the paths `only`) and the jupyter-book version."""
     h = hashlib.sha256(importlib.metadata.version("jupyter-book").encode())
     for f in sorted(SITE.rglob("*")):
         rel = f.relative_to(SITE)
+        if only is not None and not any(rel.as_posix() == o or rel.as_posix().startswith(o + "/") for o in only):
+            continue
         if f.is_file() and not ({"_build", "__pycache__", ".ipynb_checkpoints"} & set(rel.parts)):
             h.update(rel.as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()
@@ -371,17 +489,30 @@ def build(release: Path, *, quiet: bool = False, force: bool = False) -> Path:
     start = time.perf_counter()
     GENERATED.mkdir(exist_ok=True)
     vendor_mathjax()
-    chapters = write_reader_copies(release)
+    notebooks = find_release(release)
+    warnings: list[str] = []
+    chapters = write_reader_copies(notebooks, warnings)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    write_downloads(notebooks, chapters)
     write_if_changed(GENERATED / "reference.md", render_reference())
     write_toc(chapters)
     html = SITE / "_build" / "html"
     stamp = SITE / "_build" / "inputs.sha256"
-    digest = inputs_digest()
-    fresh = stamp.is_file() and stamp.read_text() == digest and (html / "index.html").is_file()
+    digest = [inputs_digest(), inputs_digest(LOOK) + "-" + mathrender.VERSION]   # new math output: every page
+    last = stamp.read_text().split() if stamp.is_file() else []
+    fresh = last == digest and (html / "index.html").is_file()
     if force or not fresh:
         stamp.unlink(missing_ok=True)
-        run_book(quiet, force)
-        stamp.write_text(digest)
+        # Sphinx rewrites only pages whose sources changed: a new stylesheet, template or config must
+        # reach every page
+        run_book(quiet, force or (len(last) == 2 and last[1] != digest[1]))
+        stamp.write_text("\n".join(digest))
+    math = typeset_math(html)
+    if math.startswith("math typeset in the browser"):
+        print(f"note: {math}", file=sys.stderr)   # the one line that says math falls back to the browser
+    elif math and not quiet:
+        print(f"site: {math}")
     if not quiet:
         what = "built" if force or not fresh else "up to date"
         print(f"site: {len(chapters)} notebook(s) {what} in {time.perf_counter() - start:.1f} s -> "

@@ -13,6 +13,7 @@ COURSE = REPO / "course"
 SITE = COURSE / "site"
 HTML = SITE / "_build" / "html"
 CHROMIUM = "/usr/bin/chromium"
+AXE = REPO / "tools" / "node" / "node_modules" / "axe-core" / "axe.min.js"   # installed by `make setup`
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -68,6 +69,15 @@ async () => {
     math: math.length,
     untypeset: math.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
     mjx: document.querySelectorAll('mjx-container').length,
+    mjxWithTex: document.querySelectorAll('mjx-container[data-tex]').length,
+    mjxWithMathml: document.querySelectorAll('mjx-container mjx-assistive-mml math').length,
+    mathjaxLoaded: !!window.MathJax,
+    title: document.title,
+    siteTitle: (document.querySelector('.logo__title') || {}).textContent || '',
+    icons: [...document.querySelectorAll('link[rel~="icon"]')].map(l => l.href),
+    cutOff: [...document.querySelectorAll('main pre, article pre')]
+              .filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1)
+              .map(p => p.textContent.slice(0, 60)),
     mathjaxErrors: [...document.querySelectorAll('mjx-merror')].map(e => e.textContent.slice(0, 80)),
     images: [...document.images].map(i => ({src: i.currentSrc || i.src, w: i.naturalWidth,
                                              alt: (i.getAttribute('alt') || '').trim()})),
@@ -90,6 +100,7 @@ def visit(browser, url: str, *, width: int = 1280, height: int = 900) -> dict:
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     local = url.split("/")[0] + "//" + url.split("/")[2]
     page.route("**/*", lambda route: route.continue_() if route.request.url.startswith((local, "data:", "blob:"))
                else route.abort())

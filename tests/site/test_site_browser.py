@@ -1,4 +1,5 @@
-"""The built site in headless chromium: math typeset, images load with alt text, no request leaves the host."""
+"""The built site in headless chromium: math typeset when built, images load with meaningful alt text,
+no request fails or leaves the host, axe finds no serious accessibility problem, titles and numbering agree."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from sitekit import html_pages, visit
+from sitekit import AXE, html_pages, visit
+
+from autograder.mathrender import MathRenderer
 
 pytestmark = pytest.mark.xdist_group("site")
 
@@ -29,6 +32,9 @@ def test_no_request_leaves_localhost(page_records):
     assert not _failures(page_records, foreign)
 
 
+SERVER_MATH = MathRenderer().reason is None   # node and tools/node's packages: math typeset at build time
+
+
 def test_all_math_is_typeset(page_records):
     assert not _failures(page_records, lambda r: r["untypeset"] + r["mathjaxErrors"])
     assert not _failures(page_records, lambda r: RAW_TEX.findall(r["text"]))
@@ -38,10 +44,102 @@ def test_all_math_is_typeset(page_records):
     assert all(r["mjx"] >= r["math"] for r in with_math.values())
 
 
+@pytest.mark.skipif(not SERVER_MATH, reason="no node/npm packages: math is typeset in the browser")
+def test_math_is_in_the_html_with_mathml_and_tex(page_records):
+    """No page loads MathJax; every formula carries MathML for screen readers and its TeX for copying."""
+    with_math = {p: r for p, r in page_records.items() if r["math"]}
+    assert len(with_math) >= 5
+    assert not _failures(page_records, lambda r: [u for u in r["requests"] if "tex-chtml" in u] or r["mathjaxLoaded"])
+    assert not _failures(with_math, lambda r: r["mjx"] - r["mjxWithTex"] or r["mjx"] - r["mjxWithMathml"])
+
+
+@pytest.mark.skipif(not SERVER_MATH, reason="no node/npm packages: math is typeset in the browser")
+def test_copying_a_formula_copies_its_tex(server, browser):
+    rec = visit(browser, f"{server}/_generated/reference.html")
+    page = rec["page"]
+    try:
+        copied = page.evaluate("""() => {
+          let got = null;
+          document.addEventListener('copy', e => { got = e.clipboardData.getData('text/plain'); });
+          const m = document.querySelector('mjx-container[display="true"]');
+          const range = document.createRange();
+          range.setStartBefore(m.closest('.math'));
+          range.setEndAfter(m.closest('.math'));
+          getSelection().removeAllRanges(); getSelection().addRange(range);
+          document.execCommand('copy');
+          return [got, m.getAttribute('data-tex')];
+        }""")
+        assert copied[1] and copied[0].strip() == f"$${copied[1]}$$"
+    finally:
+        rec["context"].close()
+
+
+def test_favicon_titles_and_no_instructor_commands(page_records, built_site):
+    """A favicon on every page (no /favicon.ico 404); one site title, the home page's heading; the site
+    never sends a student to the instructor's project folder."""
+    assert not _failures(page_records, lambda r: [] if r["icons"] else ["no icon"])
+    home = page_records["pages/intro.html"]
+    site_title = home["headings"][0][1]
+    assert site_title.startswith("chainrule: the matrix calculus behind deep learning")
+    assert not _failures(page_records, lambda r: [] if r["siteTitle"].strip() == site_title else [r["siteTitle"]])
+    assert not _failures(page_records, lambda r: [] if r["title"].endswith(site_title) else [r["title"]])
+    instructor = re.compile(r"\bmake (setup|lab|site|demo)\b|project folder|course/source", re.IGNORECASE)
+    assert not _failures(page_records, lambda r: instructor.findall(r["text"]))
+
+
+def test_long_lines_wrap(page_records, built_site, server, browser):
+    """No code or output block cuts a line off, on a desktop screen or a phone."""
+    assert not _failures(page_records, lambda r: r["cutOff"])
+    rec = visit(browser, f"{server}/_generated/04_chain_rules/04_chain_rules.html", width=375, height=812)
+    try:
+        assert not rec["cutOff"]
+    finally:
+        rec["context"].close()
+
+
+def test_sections_are_numbered_and_cite_no_sources_in_headings(page_records):
+    chapters = {p: r for p, r in page_records.items() if re.match(r"_generated/\d\d_", p)}
+
+    def bad(rec):
+        h2 = [text for level, text in rec["headings"] if level == 2]
+        first = next((i for i, t in enumerate(h2) if re.match(r"\d", t)), len(h2))   # front matter before it
+        numbered = [t for t in h2[first:] if t != "References"]
+        wrong = [t for t in numbered if not re.match(r"\d+\. \S", t)]
+        numbers = [int(t.split(".")[0]) for t in numbered if t not in wrong]
+        gaps = [] if numbers == list(range(1, len(numbers) + 1)) else [f"numbers {numbers}"]
+        cites = [t for _, t in rec["headings"] if re.search(r"\(sources? \d{3}", t)]
+        return wrong + gaps + cites
+    assert chapters and not _failures(chapters, bad)
+    jac = next(r for p, r in chapters.items() if "02_jacobians" in p)
+    assert jac["headings"][-1] == [2, "References"] and "Parr and J. Howard" in jac["text"]
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason=f"axe-core is not installed ({AXE}; `make setup` installs it)")
+def test_no_serious_accessibility_violations(built_site, server, browser):
+    """axe-core (from npm) on every page: no violation of serious or critical impact."""
+    found = {}
+    for path in html_pages(built_site) + [built_site / "search.html"]:
+        rel = path.relative_to(built_site).as_posix()
+        rec = visit(browser, f"{server}/{rel}")
+        try:
+            rec["page"].add_script_tag(path=str(AXE))
+            violations = rec["page"].evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']}))
+                .violations.filter(v => ['serious', 'critical'].includes(v.impact))
+                .map(v => `${v.id} (${v.impact}): ${v.nodes.length} x ${v.nodes[0].target.join(' ')}`)""")
+        finally:
+            rec["context"].close()
+        if violations:
+            found[rel] = violations
+    assert not found
+
+
 def test_images_load_and_have_alt_text(page_records):
+    """Every image loads and its alt text says what it shows: written for it (the cell's metadata), not
+    made up from plot titles (build.figure_alt marks those with "(section: ...)"), at least a sentence."""
     def bad(rec):
         return [i for i in rec["images"]
-                if i["w"] == 0 or not i["alt"] or re.search(r"\.(png|svg|jpe?g)$", i["alt"])]
+                if i["w"] == 0 or re.search(r"\.(png|svg|jpe?g)$", i["alt"]) or "(section:" in i["alt"]
+                or len(i["alt"].split()) < 12]
     assert not _failures(page_records, bad)
 
 

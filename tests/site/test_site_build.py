@@ -101,3 +101,62 @@ def test_unchanged_files_keep_their_mtime(tmp_path):
     assert not build.write_if_changed(f, "x")
     assert f.stat().st_mtime_ns == before
     assert build.write_if_changed(f, "y")
+
+
+def test_sections_get_clean_numbers():
+    sources = ["# 04 · Title\n## Learning goals\n## 1 Composition\ntext", "## 2. Rules\n```\n## 9 in a fence\n```",
+               "### 2.1 Sub\n## 3.5 Kept as written\n## Common mistakes", "## Summary"]
+    out = build.number_sections(sources)
+    assert out[0] == "# 04 · Title\n## Learning goals\n## 1. Composition\ntext", "before the first number: as is"
+    assert out[1] == "## 2. Rules\n```\n## 9 in a fence\n```"
+    assert out[2] == "### 2.1 Sub\n## 3.5 Kept as written\n## 3. Common mistakes"
+    assert out[3] == "## 4. Summary"
+
+
+def test_source_citations_leave_headings_for_a_references_section():
+    nb = _nb(_md("# 02 · Jacobians\n\nTexts: **000** a post; **001** Parr and Howard."),
+             _md("## 1. Partials\n### Worked example 2.1: a function (source 000)\nBody."),
+             _md("### Worked example 7.1 (sources 003 and 001)\n\nMore."))
+    copy = build.reader_copy(nb, {}, "02_jacobians")
+    text = [c["source"] for c in copy["cells"]]
+    assert "### Worked example 2.1: a function\n\n*Source: 000 (see {ref}`References <references-02-jacobians>`).*" in text[1]
+    assert text[2].startswith("### Worked example 7.1\n\n*Sources: 003 and 001 (see")
+    assert not any("(source" in line for t in text for line in t.splitlines() if line.startswith("#"))
+    refs = text[-1]
+    assert refs.startswith("(references-02-jacobians)=\n## References")
+    assert [ln[4:7] for ln in refs.splitlines() if ln.startswith("- **")] == ["000", "001", "003"]
+    assert "Parr and J. Howard" in refs
+    assert len(build.reader_copy(_nb(_md("# 01\n## 1. No citations")), {})["cells"]) == 1, "no citation, no section"
+
+
+def test_figure_alt_text_comes_from_cell_metadata_else_a_warning():
+    drawn = _code("fig, ax = plt.subplots()\nax.plot([1, 2])\nplt.show()")
+    described = dict(drawn, metadata={"mystnb": {"image": {"alt": "A rising line from (0, 1) to (1, 2)."}}})
+    warnings = []
+    copy = build.reader_copy(_nb(_md("## 1. Plots"), drawn, described, _code("x = 1")), {}, "09_plots", warnings)
+    alts = [c["metadata"]["mystnb"]["image"]["alt"] for c in copy["cells"] if c["cell_type"] == "code"]
+    assert alts[1] == "A rising line from (0, 1) to (1, 2)."
+    assert alts[0] == "Figure (section: 1. Plots)"
+    assert len(warnings) == 1 and warnings[0].startswith("09_plots: figure cell") and "mystnb.image.alt" in warnings[0]
+
+
+SPHINX_PAGE = ('<html><head><script>window.MathJax = {}</script><script defer="defer" '
+               'src="../_static/mathjax/tex-chtml.js?v=1"></script></head><body><p>Let '
+               '<span class="math notranslate nohighlight">\\(J \\in \\mathbb{R}^{m\\times n}\\)</span>.</p></body></html>')
+
+
+def test_math_is_typeset_into_the_pages_or_the_build_says_why_not(tmp_path, monkeypatch):
+    page = tmp_path / "html" / "a" / "p.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(SPHINX_PAGE)
+    real = build.mathrender.MathRenderer
+    monkeypatch.setattr(build.mathrender, "MathRenderer", lambda cache_dir: real(cache_dir, node_dir=tmp_path))
+    line = build.typeset_math(tmp_path / "html", tmp_path / "cache")
+    assert line.startswith("math typeset in the browser by MathJax: ") and "\n" not in line
+    assert page.read_text() == SPHINX_PAGE, "left for the browser-side MathJax"
+    monkeypatch.setattr(build.mathrender, "MathRenderer", real)
+    if real().reason is None:
+        assert build.typeset_math(tmp_path / "html", tmp_path / "cache") == "math typeset into 1 page(s) (1 formulas)"
+        out = page.read_text()
+        assert "<mjx-container" in out and "tex-chtml" not in out and 'url("../_static/mathjax/output/chtml/' in out
+        assert build.typeset_math(tmp_path / "html", tmp_path / "cache") == "", "a typeset page is not done twice"
