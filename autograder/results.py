@@ -140,7 +140,10 @@ class ResultsStore:
             with _schema_lock(self.engine):
                 if not sa.inspect(self.engine).get_table_names():
                     _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
-                _META.create_all(self.engine)
+                try:
+                    _META.create_all(self.engine)
+                except sa.exc.OperationalError:  # sqlite: another process created them since we looked
+                    _META.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise GradebookError(gradebook_problem(db_url, exc)) from None
 

@@ -7,9 +7,9 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from scalekit import disagreements, sample_class, verdicts
 from test_pipe_fixture import make_course, release
 
 from autograder.__main__ import main
@@ -17,42 +17,6 @@ from autograder.course import Course
 from autograder.sample_class import generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pg")]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _scores(url: str) -> dict:
-    """{(assignment, student): (status, score, {grade_id: (score, mistake, message)})} from our tables."""
-    from autograder.results import ResultsStore
-
-    store = ResultsStore(Course(REPO, url).gradebook_url)
-    try:
-        rows: dict = {}
-        for r in store.results():
-            rows.setdefault((r.assignment, r.student), {})[r.grade_id] = (r.score, r.mistake, r.message)
-        return {(s.assignment, s.student): (s.status, s.score, rows.get((s.assignment, s.student), {}))
-                for s in store.submissions()}
-    finally:
-        store.close()
-
-
-def _agrees_with_manifest(manifest: dict, got: dict) -> list[str]:
-    problems = []
-    for sub in manifest["submissions"]:
-        key = (sub["assignment"], sub["student"])
-        if key not in got:
-            problems.append(f"{key}: no verdict")
-            continue
-        status, _, rows = got[key]
-        if sub["expect_status"] in ("graded", "ungraded") and status != sub["expect_status"]:
-            problems.append(f"{key} ({sub['profile']}): {status}, expected {sub['expect_status']}")
-            continue
-        for gid, given in sub["exercises"].items():
-            if status != "graded":
-                break
-            score, points = rows[gid][0], sub["points"][gid]
-            if not given["min"] * points - 1e-9 <= score <= given["max"] * points + 1e-9:
-                problems.append(f"{key} {gid}: {given['given']} scored {score} of {points}")
-    return problems
 
 
 @pytest.fixture(scope="module")
@@ -60,18 +24,16 @@ def pg_class(tmp_path_factory, pg_server):
     """A fixture course (01_tiny, 02_small), a sample class of 7 collected and graded on PostgreSQL."""
     url = pg_server.url(pg_server.create_database())
     course = make_course(tmp_path_factory.mktemp("pg"))
+    manifest = sample_class(course, 7, db=url)
     base = ["--course", str(course), "--db", url]
-    assert main(base + ["release", "--quiet"]) == 0
-    manifest = generate(Course.open(course, url), 7, seed=5, broken_per_assignment=2)
-    assert main(base + ["collect", str(course / ".sample" / "submissions.zip")]) == 0
     assert main(base + ["grade", "--jobs", "2", "--cell-timeout", "5", "--timeout", "60"]) == 0
     return course, url, manifest
 
 
 def test_grade_collect_and_verify_write_only_to_postgres(pg_class):
     course, url, manifest = pg_class
-    got = _scores(url)
-    assert not _agrees_with_manifest(manifest, got)
+    got = verdicts(url)
+    assert not disagreements(manifest, got)
     assert len(got) == len(manifest["submissions"])
     assert not (course / "gradebook.db").exists()              # nothing fell back to sqlite
     assert main(["--course", str(course), "--db", url, "verify", "02_small"]) == 0
@@ -85,8 +47,8 @@ def test_feedback_export_and_report_read_postgres(pg_class, capsys):
     assert main(base + ["report"]) == 0
     with open(course / "exports" / "grades.csv", newline="") as fh:
         rows = {r["student"]: r for r in csv.DictReader(fh)}
-    got = _scores(url)
-    for (a, s), (status, score, _) in got.items():
+    got = verdicts(url)
+    for (a, s), (status, _, score, _) in got.items():
         assert rows[s][f"{a} status"] == status or rows[s][f"{a} status"].startswith("ungraded")
         if status == "graded":
             assert float(rows[s][a]) == pytest.approx(score)
@@ -112,12 +74,12 @@ def test_formgrader_api_reads_the_same_database_and_its_manual_scores_reach_the_
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     assert cfg.CourseDirectory.db_url == url
     api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
-    got = _scores(url)
+    got = verdicts(url)
     subs = {s["student"]: s for s in api.get_submissions("01_tiny")}
     graded = [s for (a, s), v in got.items() if a == "01_tiny" and v[0] == "graded"]
     assert graded
     for student in graded:
-        auto = sum(v[0] for v in got[("01_tiny", student)][2].values() if v[0] is not None)
+        auto = sum(v[0] for v in got[("01_tiny", student)][3].values() if v[0] is not None)
         assert subs[student]["autograded"] and subs[student]["score"] == pytest.approx(auto)
         assert subs[student]["needs_manual_grade"]                 # the written answer waits for a human
     student = graded[0]
@@ -128,7 +90,7 @@ def test_formgrader_api_reads_the_same_database_and_its_manual_scores_reach_the_
     assert main(["--course", str(course), "--db", url, "export"]) == 0
     with open(course / "exports" / "grades.csv", newline="") as fh:
         row = next(r for r in csv.DictReader(fh) if r["student"] == student)
-    auto = sum(v[0] for v in got[("01_tiny", student)][2].values() if v[0] is not None)
+    auto = sum(v[0] for v in got[("01_tiny", student)][3].values() if v[0] is not None)
     assert float(row["01_tiny"]) == pytest.approx(auto + 1.0)
 
 
@@ -151,8 +113,8 @@ def test_two_graders_write_different_assignments_at_once(tmp_path, pg_url):
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-2000:]
         assert "grader error" not in err, err[-2000:]
-    got = _scores(pg_url)
-    assert not _agrees_with_manifest(manifest, got)
+    got = verdicts(pg_url)
+    assert not disagreements(manifest, got)
     assert {k for k in got} == {(s["assignment"], s["student"]) for s in manifest["submissions"]}
     from nbgrader.api import Gradebook
 
