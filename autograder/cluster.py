@@ -56,18 +56,23 @@ def fingerprint() -> str:
     import autograder
     import chainrule_utils
 
-    digest = hashlib.sha256()
-    for pkg in (autograder, chainrule_utils):
-        root = Path(pkg.__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            digest.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest = source_hash([Path(autograder.__file__).parent, Path(chainrule_utils.__file__).parent])
     try:
         from importlib.metadata import version
 
         ver = version("chainrule")
     except Exception:  # not installed as a distribution (a source checkout on sys.path)
         ver = "unknown"
-    return f"chainrule {ver} ({digest.hexdigest()[:12]})"
+    return f"chainrule {ver} ({digest[:12]})"
+
+
+def source_hash(packages: list[Path]) -> str:
+    """sha256 over the relative paths and bytes of every .py file of the package folders."""
+    digest = hashlib.sha256()
+    for root in packages:
+        for path in sorted(root.rglob("*.py")):
+            digest.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _refusal(worker: str, theirs: str, ours: str) -> str:
@@ -163,6 +168,7 @@ class DaskSandboxes:
         self._refused: dict[str, str] = {}
         self._checked_at = 0.0
         self._warned: set[str] = set()
+        self._files: dict[tuple, list] = {}   # release files -> their bundle (read once per notebook)
         self._closed = False
         if address.startswith("local:"):
             try:
@@ -238,7 +244,10 @@ class DaskSandboxes:
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
-        task = {"steps": job.steps, "files": file_bundle(job.notebook.release_files),
+        files = tuple(job.notebook.release_files)
+        if files not in self._files:
+            self._files[files] = file_bundle(files)
+        task = {"steps": job.steps, "files": self._files[files],
                 "limits": dataclasses.asdict(limits), "protect": [str(p) for p in protect],
                 "fingerprint": self.ours}
         for _ in range(1 + len(self._accepted) + len(self._refused)):   # a refusal moves the task on
@@ -258,7 +267,9 @@ class DaskSandboxes:
             except KilledWorker as exc:
                 return sandbox.RunResult(ungraded=f"the Dask workers running this notebook died repeatedly "
                                                   f"({_one_line(exc)})", started=time.time(), ended=time.time())
-            except (FutureCancelledError, OSError, TimeoutError) as exc:
+            except Exception as exc:
+                if fut.status == "error" and not isinstance(exc, FutureCancelledError):
+                    raise   # the task itself failed 1 + RETRIES times: this submission only (a grader error)
                 raise ClusterLost(f"lost the Dask cluster at {self.address} ({_one_line(exc)})") from None
             finally:
                 with self._lock:
