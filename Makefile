@@ -44,6 +44,7 @@ bench: setup
 	$(PY) bench/bench_numdiff.py
 	$(PY) bench/bench_grade.py
 	$(PY) bench/bench_site.py
+	$(PY) bench/bench_cluster.py
 
 clean:
 	rm -rf $(COURSE)/release $(COURSE)/submitted $(COURSE)/autograded $(COURSE)/feedback \

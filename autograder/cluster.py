@@ -40,7 +40,8 @@ from autograder import sandbox
 from autograder.course import CourseError
 
 RETRIES = 2              # an exception inside a task (an OS failure on the worker): retried this often
-REFRESH_EVERY = 5.0      # seconds between checks of newly joined workers
+REFRESH_EVERY = 5.0      # seconds between checks of the scheduler's workers
+MAX_REFUSALS = 20        # refusals of one task by workers that changed since they were checked
 MAX_FILES_BYTES = 64 * 2**20
 
 
@@ -218,6 +219,9 @@ class DaskSandboxes:
             current = set(self.client.nthreads())
         except Exception as exc:
             raise ClusterLost(f"lost the Dask scheduler at {self.address} ({type(exc).__name__}: {exc})") from None
+        self._accepted &= current       # gone workers: no task may be restricted to them
+        for w in set(self._refused) - current:
+            del self._refused[w]
         new = sorted(current - self._accepted - set(self._refused))
         if not new:
             return
@@ -241,16 +245,14 @@ class DaskSandboxes:
     # -- one run -------------------------------------------------------------------------------------
     def run_student(self, job, *, limits: sandbox.Limits, protect) -> sandbox.RunResult:
         """Run `job` (a grading.StudentJob) on the cluster; the RunResult as a local run gives it."""
-        from distributed.client import FutureCancelledError
-        from distributed.scheduler import KilledWorker
-
         files = tuple(job.notebook.release_files)
         if files not in self._files:
             self._files[files] = file_bundle(files)
         task = {"steps": job.steps, "files": self._files[files],
                 "limits": dataclasses.asdict(limits), "protect": [str(p) for p in protect],
                 "fingerprint": self.ours}
-        for _ in range(1 + len(self._accepted) + len(self._refused)):   # a refusal moves the task on
+        refusals = 0
+        while True:
             if self._closed:
                 raise ClusterLost("grading was stopped")
             with self._lock:
@@ -263,26 +265,54 @@ class DaskSandboxes:
             with self._lock:
                 self._futures.add(fut)
             try:
-                reply = fut.result()
-            except KilledWorker as exc:
-                return sandbox.RunResult(ungraded=f"the Dask workers running this notebook died repeatedly "
-                                                  f"({_one_line(exc)})", started=time.time(), ended=time.time())
-            except Exception as exc:
-                if fut.status == "error" and not isinstance(exc, FutureCancelledError):
-                    raise   # the task itself failed 1 + RETRIES times: this submission only (a grader error)
-                raise ClusterLost(f"lost the Dask cluster at {self.address} ({_one_line(exc)})") from None
+                reply = self._wait(fut, restrict)
             finally:
                 with self._lock:
                     self._futures.discard(fut)
-            if "refused" in reply:
-                self._refuse(reply["worker"], reply["refused"])
+            if reply is None:              # the only workers it could go to left: submit it again
                 continue
+            if "refused" in reply:         # a worker that changed since it was checked
+                self._refuse(reply["worker"], reply["refused"])
+                refusals += 1
+                if refusals > MAX_REFUSALS:
+                    raise ClusterLost("the workers keep refusing tasks (another chainrule)")
+                continue
+            if "killed" in reply:
+                now = time.time()
+                return sandbox.RunResult(ungraded=f"the Dask workers running this notebook died repeatedly "
+                                                  f"({reply['killed']})", started=now, ended=now)
             res = result_from_dict(reply["result"])
             if res.warning and res.warning not in self._warned:
                 self._warned.add(res.warning)
                 print(f"worker {reply['worker']}: {res.warning}", file=self.out)
             return res
-        raise ClusterLost("every worker refused the task")
+
+    def _wait(self, fut, restrict) -> dict | None:
+        """The task's reply; {"killed": why} after KilledWorker; None when it was restricted to
+        workers that have all gone (cancelled: the caller submits it again)."""
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        while True:
+            try:
+                return fut.result(timeout=REFRESH_EVERY)
+            except KilledWorker as exc:
+                return {"killed": _one_line(exc)}
+            except TimeoutError:
+                if fut.status == "error":
+                    raise          # the task itself raised TimeoutError
+                if restrict is None:
+                    continue
+                with self._lock:
+                    self._refresh()
+                    gone = not set(restrict) & self._accepted
+                if gone:
+                    fut.cancel()
+                    return None
+            except Exception as exc:
+                if fut.status == "error" and not isinstance(exc, FutureCancelledError):
+                    raise          # the task itself failed 1 + RETRIES times: this submission only
+                raise ClusterLost(f"lost the Dask cluster at {self.address} ({_one_line(exc)})") from None
 
     # -- stopping ------------------------------------------------------------------------------------
     def cancel(self) -> None:
