@@ -151,9 +151,10 @@ class DaskSandboxes:
     """Sandboxed runs on a Dask cluster, with the interface of `grading.run_student`.
 
     `address`: "tcp://host:8786" (a running scheduler) or "local:N" (a LocalCluster of N
-    single-threaded worker processes on this machine, closed with this object)."""
+    single-threaded worker processes on this machine, closed with this object); `timeout`: seconds
+    to wait for the scheduler."""
 
-    def __init__(self, address: str, out=None):
+    def __init__(self, address: str, out=None, timeout: float = 30.0):
         try:
             import distributed
         except ImportError:
@@ -188,7 +189,7 @@ class DaskSandboxes:
         else:
             raise CourseError(f"--cluster {address!r}: give a scheduler address (tcp://host:8786) or local:N")
         try:
-            self.client = distributed.Client(target, timeout="20s", set_as_default=False)
+            self.client = distributed.Client(target, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             self._close_cluster()
             raise CourseError(f"--cluster {address}: cannot reach a Dask scheduler there ({exc})") from None

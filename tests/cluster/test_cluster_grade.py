@@ -112,7 +112,7 @@ def test_a_worker_killed_mid_run_changes_no_grade(collected, local_truth, dask_c
         t.join()
     assert killed, "no worker was busy to be killed"
     assert verdicts(_db(course)) == local_truth
-    client.wait_for_workers(2, timeout=60)                         # the nanny brought it back
+    client.wait_for_workers(2, timeout=300)                        # the nanny brings it back
 
 
 HOSTILE = {
@@ -156,6 +156,7 @@ def test_a_worker_with_another_chainrule_is_refused(collected, dask_cluster, cap
     from autograder.notebooks import read_notebook
 
     address, client = dask_cluster
+    client.wait_for_workers(2, timeout=300)
     workers = sorted(client.nthreads())
 
     def pretend(version):

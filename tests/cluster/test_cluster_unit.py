@@ -77,7 +77,7 @@ def test_an_unreachable_scheduler_is_one_line():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(CourseError, match="cannot reach a Dask scheduler"):
-        cluster.DaskSandboxes(f"tcp://127.0.0.1:{port}")
+        cluster.DaskSandboxes(f"tcp://127.0.0.1:{port}", timeout=2)
 
 
 @pytest.mark.slow

@@ -124,3 +124,13 @@ def test_two_graders_write_different_assignments_at_once(tmp_path, pg_url):
         for s in {x["student"] for x in manifest["submissions"]}:
             want = {x["assignment"] for x in manifest["submissions"] if x["student"] == s}
             assert {sub.assignment.name for sub in gb.find_student(s).submissions} == want
+
+
+def test_sample_on_an_unreleased_course_releases_into_the_same_database(tmp_path, pg_url):
+    from nbgrader.api import Gradebook
+
+    course = make_course(tmp_path, assignments=("02_small",))
+    assert main(["--course", str(course), "--db", pg_url, "sample", "--students", "2"]) == 0
+    assert not (course / "gradebook.db").exists()
+    with Gradebook(Course(course, pg_url).gradebook_url) as gb:
+        assert gb.find_assignment("02_small").max_score == 2
