@@ -218,7 +218,11 @@ def main() -> int:
     coord_cpu = c1["phase_cpu"] / n                   # the grade process while the workers grade
     per_worker = n / c1["phase"]                      # notebooks/s of one single-threaded worker
     need = args.target / (args.minutes * 60)
-    workers = math.ceil(need / per_worker * 1.25)     # 25% headroom: retries, stragglers, a slow node
+    # 25% headroom (retries, stragglers, a slow node). By CPU: a dedicated core grades 1/worker_cpu
+    # notebooks/s (robust on a loaded machine); by the measured wall-clock throughput of one worker
+    # (what this machine gave, other users' load included).
+    cores = math.ceil(need * worker_cpu * 1.25)
+    workers = math.ceil(need / per_worker * 1.25)
     coord_cap = 1 / coord_cpu if coord_cpu > 0 else float("inf")
     coordinators = math.ceil(need / coord_cap * 1.25)
     print("capacity model (measured inputs):")
@@ -229,8 +233,9 @@ def main() -> int:
           f"start-up and reference runs: {c1['cpu'] - c1['phase_cpu']:.1f} s once)")
     print(f"  throughput of one 1-thread worker : {per_worker:5.2f} notebooks/s")
     print(f"  {args.target} submissions in {args.minutes:g} min = {need:.1f} notebooks/s -> "
-          f"{workers} single-threaded workers (1 core each, +25% headroom), and {coordinators} "
-          f"coordinator(s) (one grades <= {coord_cap:.0f} submissions/s: split by assignment or students)")
+          f"{cores} single-threaded workers on dedicated cores (CPU model, +25%); {workers} at the "
+          f"throughput measured here; {coordinators} coordinator(s) (one judges and records <= "
+          f"{coord_cap:.0f} submissions/s: split by assignment or students)")
     return 0
 
 
