@@ -290,30 +290,32 @@ class DaskSandboxes:
 
     def _wait(self, fut, restrict) -> dict | None:
         """The task's reply; {"killed": why} after KilledWorker; None when it was restricted to
-        workers that have all gone (cancelled: the caller submits it again)."""
+        workers that have all gone (cancelled: the caller submits it again).
+
+        Waits on a done-callback, not on `fut.result(timeout=)`: a result() timeout that races the
+        task's completion can surface as an UnboundLocalError from inside distributed."""
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
-        while True:
-            try:
-                return fut.result(timeout=REFRESH_EVERY)
-            except KilledWorker as exc:
-                return {"killed": _one_line(exc)}
-            except TimeoutError:
-                if fut.status == "error":
-                    raise          # the task itself raised TimeoutError
-                if restrict is None:
-                    continue
-                with self._lock:
-                    self._refresh()
-                    gone = not set(restrict) & self._accepted
-                if gone:
-                    fut.cancel()
-                    return None
-            except Exception as exc:
-                if fut.status == "error" and not isinstance(exc, FutureCancelledError):
-                    raise          # the task itself failed 1 + RETRIES times: this submission only
-                raise ClusterLost(f"lost the Dask cluster at {self.address} ({_one_line(exc)})") from None
+        done = threading.Event()
+        fut.add_done_callback(lambda _: done.set())   # also called when cancelled or lost
+        while not done.wait(REFRESH_EVERY):
+            if restrict is None:
+                continue
+            with self._lock:
+                self._refresh()
+                gone = not set(restrict) & self._accepted
+            if gone:
+                fut.cancel()
+                return None
+        try:
+            return fut.result()
+        except KilledWorker as exc:
+            return {"killed": _one_line(exc)}
+        except Exception as exc:
+            if fut.status == "error" and not isinstance(exc, FutureCancelledError):
+                raise              # the task itself failed 1 + RETRIES times: this submission only
+            raise ClusterLost(f"lost the Dask cluster at {self.address} ({_one_line(exc)})") from None
 
     # -- stopping ------------------------------------------------------------------------------------
     def cancel(self) -> None:
