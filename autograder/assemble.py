@@ -6,16 +6,18 @@ version by grade_id, once; locked cells the student deleted are put back
 after the nearest earlier released cell that is present (a test cell lands after its answer cell),
 or before the nearest later one.
 The result is the autograded notebook (released test cells, no hidden tests). Test cells are not
-run: each is an extraction point for its exercise. Student-written cells (answer cells, added cells,
-changed lesson cells) are listed for the static scan of hand exercises.
+run: each is an extraction point for its exercise. Each code cell is marked student-written (answer
+cells, added cells, changed lesson cells) or not (locked cells and unchanged lesson cells, the
+instructor's code: a differentiation routine that runs there never counts against an answer).
 """
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
 
-from autograder.notebooks import grade_id, nbformat
-from autograder.spec import Exercise, is_test_cell, nbgrader_meta
+from autograder.nbmeta import grade_id, is_test_cell, nbgrader_meta
+from autograder.notebooks import nbformat
+from autograder.spec import Exercise
 
 
 @dataclass
@@ -93,10 +95,10 @@ def steps_for(assembled: Assembled, exercises: list[Exercise], extract_payload) 
     by_id = {ex.grade_id: ex for ex in exercises}
     at_cell = {n: gid for gid, n in assembled.test_cells.items()}
     steps = []
-    code = {n: src for n, src, _, _ in assembled.code_cells}
+    code = {n: (src, student) for n, src, student, _ in assembled.code_cells}
     for n in sorted(set(code) | set(at_cell)):
         if n in code:
-            steps.append({"code": code[n], "cell": n})
+            steps.append({"code": code[n][0], "cell": n, "student": code[n][1]})
         elif at_cell[n] in by_id:
             steps.append({"extract": [extract_payload(by_id[at_cell[n]])], "cell": n})
     return steps

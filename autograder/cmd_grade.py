@@ -81,8 +81,10 @@ class Grader:
 
     # -- what to grade ---------------------------------------------------------------------------
     def todo(self, names: list[str], force: bool, students: list[str]) -> list[tuple[str, str]]:
-        """(assignment, student) pairs to grade: never graded, or resubmitted since the stored verdict
-        (timestamp.txt, or the notebooks' mtime without one, differs from the stored timestamp)."""
+        """(assignment, student) pairs to grade: never graded, or whose submission is no longer the
+        version the stored verdict was given for (submissions.verdict_is_current)."""
+        from autograder.submissions import verdict_is_current
+
         stored = {} if force else {(r.assignment, r.student): r.timestamp for r in self.store.submissions()}
         known = self.course.students()
         unknown = [s for s in students if s not in known]
@@ -98,7 +100,7 @@ class Grader:
                 folder = self.course.submitted / s / a
                 if not folder.is_dir():
                     continue
-                if (a, s) not in stored or stored[(a, s)] != submission_stamp(folder, stems):
+                if (a, s) not in stored or not verdict_is_current(stored[(a, s)], folder, stems):
                     out.append((a, s))
         return out
 
@@ -292,11 +294,12 @@ class Grader:
         from autograder.nbgradebook import record_nbgrader
         from autograder.notebooks import write_notebook
         from autograder.results import ResultRow, SubmissionRow
+        from autograder.submissions import timestamp_text, version
 
         a = plan.name
         folder = self.course.submitted / student / a
         timestamp = timestamp_text(folder)
-        stamp = submission_stamp(folder, [nb.stem for nb in plan.notebooks])
+        stamp = version(folder, [nb.stem for nb in plan.notebooks])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         verdicts = {}
         if not outcome["ungraded"]:
@@ -354,35 +357,6 @@ class Grader:
         print(f"graded {len(graded)}, ungraded {len(ungraded)}", file=self.out)
         for a, s, _, reason in ungraded:
             print(f"  ungraded {a}/{s}: {reason}", file=self.out)
-
-
-def timestamp_text(folder) -> str | None:
-    """The submission's timestamp.txt (stripped, at most 64 characters), or None when there is none or
-    it is a symlink / not a regular file (never followed: it could point at any file of the grader)."""
-    from autograder.safe_open import read_bytes
-
-    try:
-        text = read_bytes(os.path.join(folder, "timestamp.txt"), 4096).decode("utf-8", "replace").strip()[:64]
-    except OSError:
-        return None
-    return text or None
-
-
-def submission_stamp(folder, stems) -> str | None:
-    """What identifies this version of a submission: its timestamp.txt, else the newest mtime of its
-    notebooks (ISO 8601, UTC); stored with the verdict so that `grade` regrades a resubmission."""
-    text = timestamp_text(folder)
-    if text is not None:
-        return text
-    mtimes = []
-    for stem in stems:
-        try:
-            mtimes.append(os.lstat(os.path.join(folder, f"{stem}.ipynb")).st_mtime)
-        except OSError:
-            continue
-    if not mtimes:
-        return None
-    return datetime.fromtimestamp(max(mtimes), UTC).isoformat(timespec="microseconds")
 
 
 @contextmanager

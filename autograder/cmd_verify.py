@@ -97,6 +97,7 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
         run_student,
         student_job,
     )
+    from autograder.kinds import kind_of
     from autograder.notebooks import NotebookError, solution_sources, with_answers
     from autograder.spec import SpecError
 
@@ -121,13 +122,13 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
             warnings.append(f"warning: {nb.stem} source cell {cell} raised {err}")
         for ex in nb.exercises:
             entry = ref.entries[ex.grade_id]
-            exp = entry["expected"]
-            if not _entry_ok(exp):
-                problems.append(f"{ex.grade_id}: the source's answer `{ex.answer}` cannot be evaluated "
-                                f"({_why(exp)})")
+            kind = kind_of(ex.kind)
+            why = kind.unusable(entry["expected"])
+            if why is not None:
+                problems.append(f"{ex.grade_id}: the source's answer `{ex.answer}` cannot be evaluated ({why})")
             for k, w in enumerate(ex.wrong):
-                if not _entry_ok(entry["wrong"][k]):
-                    why = _why(entry["wrong"][k])
+                why = kind.unusable(entry["wrong"][k])
+                if why is not None:
                     problems.append(f"{ex.grade_id}: catalogued wrong answer {k} ({w.mistake}) raises in the "
                                     f"source notebook, so it can never be recognised ({why})")
     # the variants: solution, blank, wrong k
@@ -209,23 +210,6 @@ def _gid(cell):
 
 def _fmt(credit, points) -> str:
     return "?" if credit is None else f"{credit * points:g}"
-
-
-def _entry_ok(entry) -> bool:
-    if not isinstance(entry, dict) or entry.get("status") != "ok":
-        return False
-    if "probes" in entry:
-        return all("ok" in p for p in entry["probes"])
-    return True
-
-
-def _why(entry) -> str:
-    if not isinstance(entry, dict):
-        return "not reached"
-    if entry.get("status") != "ok":
-        return str(entry.get("error") or entry.get("status"))[:200]
-    errs = [p.get("error") for p in entry.get("probes", []) if "error" in p]
-    return str(errs[0])[:200] if errs else "?"
 
 
 def _check_points(tmp: Course, plan) -> list[str]:

@@ -1,24 +1,27 @@
 """Grading one assignment: the reference run of the source, student runs, verdicts (shared by grade/verify).
 
 1. `load_plan`: the exercises of every notebook of the assignment (source) and the released copies.
-2. `build_reference`: run the SOURCE notebooks in the sandbox with probes drawn now from a secret
-   seed; record the reference answer and every catalogued wrong answer at the same probes.
+2. `build_reference`: run the SOURCE notebooks in the sandbox with inputs each exercise's kind draws
+   now from a secret seed (a function's probe points); record the reference answer and every
+   catalogued wrong answer at the same inputs ("drawn" is kept for the student runs).
 3. `student_job`: assemble a submitted notebook (released locked cells put back) into runner steps;
    `sandbox.run` executes it; `judge_notebook` decides every exercise in this process.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from autograder import sandbox
 from autograder.assemble import Assembled, assemble, assemble_source, steps_for
-from autograder.forbidden import answer_taint, taint, target_taint, top_level_bindings
 from autograder.judge import Verdict, judge
+from autograder.kinds import kind_of
 from autograder.notebooks import nbformat, read_notebook
-from autograder.probes import draw_probes, secret_rng
 from autograder.spec import Exercise, ManualCell, load_exercises, load_manual_cells
-from autograder.wire import encode_args
+from autograder.trap import describe
 
 
 class GradingError(Exception):
@@ -57,7 +60,7 @@ class AssignmentPlan:
 
 @dataclass
 class NotebookReference:
-    entries: dict                          # grade_id -> {"probes", "expected", "wrong": [...]}
+    entries: dict                          # grade_id -> {"drawn", "expected", "wrong": [...]}
     cell_errors: dict = field(default_factory=dict)
     duration: float = 0.0
 
@@ -86,10 +89,16 @@ def _extra_files(folder: Path) -> list[Path]:
                   and p.name not in ("__pycache__", "timestamp.txt"))
 
 
-def _payload(ex: Exercise, probes: dict, wrong: bool) -> dict:
+def secret_rng() -> np.random.Generator:
+    """A generator seeded from os.urandom: students cannot predict what is drawn from it."""
+    return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
+
+
+def _payload(ex: Exercise, drawn: dict, wrong: bool) -> dict:
+    """The runner's description of `ex`: common fields, its kind's (from `drawn`, grade_id -> what the
+    kind drew), and the catalogued wrong answers' code in a reference run."""
     p = {"grade_id": ex.grade_id, "kind": ex.kind, "answer": ex.answer, "hand": ex.hand, "target": ex.target}
-    if ex.kind == "function":
-        p["probes"] = probes[ex.grade_id]
+    p.update(kind_of(ex.kind).payload(ex, drawn.get(ex.grade_id)))
     if wrong:
         p["wrong_codes"] = [w.code for w in ex.wrong]
     return p
@@ -97,21 +106,20 @@ def _payload(ex: Exercise, probes: dict, wrong: bool) -> dict:
 
 def build_reference(plan: AssignmentPlan, *, limits: sandbox.Limits, protect: list,
                     rng=None) -> dict[str, NotebookReference]:
-    """Reference answers of every exercise at probes drawn now (secret seed unless `rng` given)."""
+    """Reference answers of every exercise at inputs (probes) drawn now (secret seed unless `rng` given)."""
     rng = rng or secret_rng()
     refs = {}
     for nb in plan.notebooks:
-        probes = {ex.grade_id: [encode_args(args) for args in draw_probes(ex, rng)]
-                  for ex in nb.exercises if ex.kind == "function"}
+        drawn = {ex.grade_id: kind_of(ex.kind).draw(ex, rng) for ex in nb.exercises}
         asm = assemble_source(nb.source_nb)
-        steps = steps_for(asm, nb.exercises, lambda ex, probes=probes: _payload(ex, probes, wrong=True))
-        run = sandbox.run(steps, limits=limits, files=nb.source_files, protect=protect, tripwire=False)
+        steps = steps_for(asm, nb.exercises, lambda ex, drawn=drawn: _payload(ex, drawn, wrong=True))
+        run = sandbox.run(steps, limits=limits, files=nb.source_files, protect=protect, trap=False)
         if run.ungraded:
             raise GradingError(f"{plan.name}/{nb.stem}: the source notebook cannot be graded: {run.ungraded}")
         entries = {}
         for ex in nb.exercises:
             entries[ex.grade_id] = {
-                "probes": probes.get(ex.grade_id),
+                "drawn": drawn[ex.grade_id],
                 "expected": run.answers.get((ex.grade_id, None)),
                 "wrong": [run.answers.get((ex.grade_id, k)) for k in range(len(ex.wrong))],
             }
@@ -129,8 +137,8 @@ class StudentJob:
 def student_job(nb: NotebookPlan, ref: NotebookReference, submitted) -> StudentJob:
     """Runner steps for a submitted notebook (an nbformat notebook)."""
     asm = assemble(submitted, nb.release_nb)
-    probes = {gid: e["probes"] for gid, e in ref.entries.items()}
-    steps = steps_for(asm, nb.exercises, lambda ex: _payload(ex, probes, wrong=False))
+    drawn = {gid: e["drawn"] for gid, e in ref.entries.items()}
+    steps = steps_for(asm, nb.exercises, lambda ex: _payload(ex, drawn, wrong=False))
     return StudentJob(nb, asm, steps)
 
 
@@ -138,44 +146,35 @@ def run_student(job: StudentJob, *, limits: sandbox.Limits, protect: list) -> sa
     return sandbox.run(job.steps, limits=limits, files=job.notebook.release_files, protect=protect)
 
 
-def forbidden_reasons(asm: Assembled, exercises: list[Exercise]) -> dict[str, str]:
-    """grade_id -> why a hand exercise's answer depends on a forbidden routine (absent when clean).
-
-    Only what the answer can reach counts (autograder.forbidden, statement by statement over every
-    student cell, so an added or copied cell that rebinds the answer counts too): a scratch cell that
-    calls `sp.diff` taints the names it binds or fills, and an answer that reads one of them
-    (transitively) is tainted; a statement that can bind anything (eval, globals, setattr, ...) taints
-    every hand exercise. An answer computed from values of the exercise's
-    `target` (samples then a fit, a spline, a difference) is tainted too."""
-    cells = [(n, src) for n, src, student, _ in asm.code_cells if student]
-    protected = frozenset().union(*[top_level_bindings(src) for _, src, student, _ in asm.code_cells
-                                    if not student])
-    dirty, everything = taint(cells, protected)
-    reasons = {}
-    for ex in exercises:
-        if not ex.hand:
-            continue
-        why = answer_taint(ex.answer, cells, everything, protected) if dirty else None
-        if not why and ex.target:  # computed from samples of the function it differentiates
-            why = target_taint(cells, ex.target, ex.answer)
-        if why:
-            reasons[ex.grade_id] = why
-    return reasons
+def trap_reason(ex: Exercise, answer) -> str | None:
+    """For a hand derivation: why its answer counts as computed by a routine, from the trap's report in
+    the sandbox's answer (autograder.trap), as one clause; None when nothing counts against it.
+    The report is data from the sandbox: only its known fields, as short plain text, are used."""
+    why = answer.get("trap") if ex.hand and isinstance(answer, dict) else None
+    if not isinstance(why, dict):
+        return None
+    clean = {}
+    for key in ("routine", "how"):
+        value = why.get(key)
+        if isinstance(value, str):
+            clean[key] = "".join(ch for ch in value if ch.isprintable())[:120]
+    cell = why.get("cell")
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        clean["cell"] = cell
+    return describe(clean)
 
 
 def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:
     """grade_id -> Verdict for every exercise of the notebook (run already finished, not ungraded)."""
-    tainted = forbidden_reasons(job.assembled, job.notebook.exercises)
     verdicts = {}
     for ex in job.notebook.exercises:
         cell = job.assembled.test_cells.get(ex.grade_id)
         answer = run.answers.get((ex.grade_id, None))
-        if ex.grade_id in tainted:
+        why = trap_reason(ex, answer)
+        if why:
             verdicts[ex.grade_id] = Verdict(0.0, "forbidden", (
-                f"This exercise is a hand derivation, but your answer depends on something it may not use: "
-                f"{tainted[ex.grade_id]}. Answers that call a differentiation routine (or hide one), or that "
-                f"are computed from values of the function being differentiated, score 0."),
-                {"reason": tainted[ex.grade_id]})
+                f"This exercise asks for a derivative worked out by hand, but {why}. An answer computed "
+                "with a differentiation routine scores 0."), {"reason": why})
             continue
         if answer is None and run.stopped_at is not None:
             verdicts[ex.grade_id] = Verdict(0.0, "stopped", f"The notebook stopped at cell {run.stopped_at}, "

@@ -1,7 +1,9 @@
 """Restrict the current process with Linux Landlock (ctypes syscalls; x86_64 and aarch64).
 
-`restrict(read_only, read_write)` allows reading (and executing) files beneath `read_only` paths and
-reading/writing beneath `read_write` paths; everything else on the file system is denied, TCP bind and
+`restrict(read_only, read_write)` allows reading files beneath `read_only` paths and reading/writing
+beneath `read_write` paths; executing any program is denied (a notebook cannot start another
+interpreter, e.g. to compute a derivative outside the trap of autograder.trap, or a shell command),
+everything else on the file system is denied, TCP bind and
 connect are denied (ABI >= 4), and signals / abstract unix sockets to processes outside the sandbox are
 denied (ABI >= 6). It is irreversible and inherited by children. Returns the ABI version used, or
 raises LandlockUnavailable with a one-line reason.
@@ -105,8 +107,8 @@ def restrict(read_only, read_write, *, proc_self: bool = True) -> int:
     if fd < 0:
         raise LandlockUnavailable(f"landlock_create_ruleset failed ({os.strerror(ctypes.get_errno())})")
     try:
-        ro = EXECUTE | READ_FILE | READ_DIR
-        rw = handled
+        ro = READ_FILE | READ_DIR  # no EXECUTE anywhere: the notebook runs no other program
+        rw = handled & ~EXECUTE
         if proc_self:
             read_only = [*read_only, "/proc/self", *PROC_GLOBAL]  # /proc/self: opened (resolved) right now
         for paths, rights in ((read_only, ro), (read_write, rw)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.spec import nbgrader_meta
+from autograder.nbmeta import nbgrader_meta
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 _GRADING = re.compile(r"^\s*grading\s*=", re.M)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat  # (autograder/__init__.py keeps jsonschema's slow rfc3987_syntax import out)
 
-from autograder.spec import nbgrader_meta
+from autograder.nbmeta import grade_id, nbgrader_meta
 
 # nbformat fixes missing and duplicated cell ids itself (students' notebooks often have both); its
 # warnings would only interleave with the progress of a grading run.
@@ -113,11 +113,6 @@ def _drop_broken_extras(data: dict) -> None:
         if "attachments" in cell and not (isinstance(cell["attachments"], dict)
                                           and all(isinstance(v, dict) for v in cell["attachments"].values())):
             del cell["attachments"]
-
-
-def grade_id(cell) -> str | None:
-    gid = nbgrader_meta(cell).get("grade_id")
-    return gid if isinstance(gid, str) else None
 
 
 def cell_by_grade_id(nb, grade_id_: str):

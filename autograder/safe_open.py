@@ -17,9 +17,9 @@ class UnsafeFile(OSError):
     """A submission file that is a symlink, not a regular file, or outside its folder (one line)."""
 
 
-def read_bytes(path, limit: int) -> bytes:
-    """The content of the regular file `path` (at most `limit` bytes, else UnsafeFile); never follows
-    a symlink in the last component. FileNotFoundError when it does not exist."""
+def open_regular(path) -> int:
+    """A read-only descriptor of the regular file `path`; never follows a symlink in the last
+    component, never blocks on a FIFO (UnsafeFile for both). FileNotFoundError when it does not exist."""
     path = str(path)
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
     try:
@@ -28,10 +28,19 @@ def read_bytes(path, limit: int) -> bytes:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # O_NOFOLLOW met a symlink (EMLINK on some BSDs)
             raise UnsafeFile(f"{os.path.basename(path)} is a symlink") from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeFile(f"{os.path.basename(path)} is not a regular file")
+    return fd
+
+
+def read_bytes(path, limit: int) -> bytes:
+    """The content of the regular file `path` (at most `limit` bytes, else UnsafeFile); never follows
+    a symlink in the last component. FileNotFoundError when it does not exist."""
+    path = str(path)
+    fd = open_regular(path)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFile(f"{os.path.basename(path)} is not a regular file")
         if st.st_size > limit:
             raise UnsafeFile(f"{os.path.basename(path)} is larger than {limit} bytes")
         chunks, left = [], limit + 1

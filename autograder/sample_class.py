@@ -30,8 +30,9 @@ import nbformat
 
 from autograder.cmd_collect import format_timestamp, safe_student_id
 from autograder.course import Course, CourseError
+from autograder.nbmeta import nbgrader_meta
 from autograder.notebooks import NotebookError, read_notebook, solution_sources, with_answers
-from autograder.spec import SpecError, load_exercises, load_manual_cells, nbgrader_meta
+from autograder.spec import SpecError, load_exercises, load_manual_cells
 
 BROKEN_KINDS = ("malformed_json", "infinite_loop", "deleted_test_cell", "os_exit", "sigkill")
 NAMES = [

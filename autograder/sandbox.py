@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import messages
+
 MAX_CHANNEL_BYTES = 256 * 2**20
 _LIVE: set[int] = set()
 _LIVE_LOCK = threading.Lock()
@@ -172,8 +174,9 @@ def scrubbed_env(workdir: str) -> dict:
 
 
 def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (), protect: list = (),
-        tripwire: bool = True, landlock: bool = True) -> RunResult:
-    """Run `steps` (see autograder.runner) in a fresh sandbox; `files` are copied into its folder."""
+        trap: bool = True, landlock: bool = True) -> RunResult:
+    """Run `steps` (see autograder.runner) in a fresh sandbox; `files` are copied into its folder; `trap`:
+    install the trap on differentiation routines for hand derivations (off for the trusted source)."""
     res = RunResult(started=time.time())
     workdir = tempfile.mkdtemp(prefix="chainrule-sbx-")
     proc = None
@@ -186,7 +189,7 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
                 shutil.copytree(f, os.path.join(workdir, f.name))
         key = os.urandom(32)
         job = {"steps": steps, "key": key.hex(), "workdir": workdir, "cell_timeout": limits.cell_timeout,
-               "limits": limits.job_limits(), "tripwire": tripwire,
+               "limits": limits.job_limits(), "trap": trap,
                "landlock": fs_policy(workdir, list(protect)) if landlock else None}
         r, w = os.pipe()
         stderr = tempfile.TemporaryFile()
@@ -227,7 +230,7 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-            from autograder.runner import remove_cgroup
+            from autograder.isolation import remove_cgroup
 
             remove_cgroup(proc.pid)
             with _LIVE_LOCK:
@@ -390,8 +393,8 @@ def _verify(line: bytes, key: bytes) -> dict | None:
 
 
 class MessageOrder:
-    """The order of messages the runner sends for `steps`: for each step a "cell" marker (with
-    extract=True for an extraction step), and after an extraction marker exactly one "answer" per
+    """The order of messages the runner sends for `steps`: for each step a Cell marker (with
+    extract=True for an extraction step), and after an extraction marker exactly one Answer per
     (grade_id, variant) in payload order (variant None, then each catalogued wrong answer).
 
     Student code runs inside the sandbox and can find the signing key, so a signature alone proves
@@ -432,36 +435,30 @@ class MessageOrder:
         return True
 
 
-def _apply(msg: dict, res: RunResult, protocol: MessageOrder) -> bool:
+def _apply(body: dict, res: RunResult, protocol: MessageOrder) -> bool:
     """Record one authenticated message; True when the run is done. Raises ValueError for a message
     that does not fit the protocol (the caller counts it as tampered)."""
-    t = msg.get("type")
-    cell = msg.get("cell")
-    cell = cell if isinstance(cell, int) and not isinstance(cell, bool) else None
-    if t == "ready":
+    msg = messages.parse(body)
+    if isinstance(msg, messages.Ready):
         if res.ready_at is not None:
             raise ValueError("a second ready message")
         res.ready_at = time.time()
-        res.warning = str(msg.get("warning"))[:300] if msg.get("warning") else None
-    elif t == "cell":
-        if not protocol.cell(cell, msg.get("extract") is True):
+        res.warning = msg.warning
+    elif isinstance(msg, messages.Cell):
+        if not protocol.cell(msg.cell, msg.extract):
             raise ValueError("a cell marker out of order")
-        res.last_cell = cell
-    elif t == "cell_error":
-        res.cell_errors[cell] = str(msg.get("error"))[:300]
-    elif t == "answer":
-        gid, variant = msg.get("grade_id"), msg.get("variant")
-        if not (isinstance(gid, str) and (variant is None or (isinstance(variant, int)
-                                                              and not isinstance(variant, bool)))):
-            raise ValueError("a malformed answer")
-        if not protocol.answer(gid, variant):
+        res.last_cell = msg.cell
+    elif isinstance(msg, messages.CellError):
+        res.cell_errors[msg.cell] = msg.error
+    elif isinstance(msg, messages.Answer):
+        if not protocol.answer(msg.grade_id, msg.variant):
             raise ValueError("an answer out of order or a duplicate")
-        res.answers[(gid, variant)] = msg.get("answer")
-    elif t == "stopped":
-        res.stopped_at = cell if cell is not None else (res.last_cell or 0)
-    elif t == "fatal":
-        res.ungraded = f"sandbox error: {str(msg.get('error'))[:200]}"
+        res.answers[(msg.grade_id, msg.variant)] = msg.answer
+    elif isinstance(msg, messages.Stopped):
+        res.stopped_at = msg.cell if msg.cell is not None else (res.last_cell or 0)
+    elif isinstance(msg, messages.Fatal):
+        res.ungraded = f"sandbox error: {msg.error}"
         return True
-    elif t == "done":
+    elif isinstance(msg, messages.Done):
         return True
     return False

@@ -7,22 +7,15 @@ never executed. Manually graded cells (`grade: true, solution: true`) are `Manua
 from __future__ import annotations
 
 import ast
-import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("function", "expression", "value", "chain_steps")
-DEFAULT_COUNT = 4
-MAX_COUNT = 50
-MAX_PROBE_NUMBERS = 10**5
+from autograder.kinds import NAMES, kind_of
+from autograder.kinds.base import BadSpec, is_identifier, is_number
+from autograder.nbmeta import is_manual_cell, is_test_cell, nbgrader_meta
+from autograder.notebooks import read_notebook
 
 _COMMON_KEYS = {"kind", "answer", "hand", "target", "rtol", "atol", "wrong"}
-_KIND_KEYS = {
-    "function": {"args", "count", "points"},
-    "expression": {"symbols", "positive"},
-    "value": set(),
-    "chain_steps": {"function", "variable"},
-}
 _WRONG_KEYS = {"mistake", "message", "code", "max_score"}
 
 
@@ -41,7 +34,7 @@ class Exercise:
     grade_id: str            # test cell grade_id, e.g. "02_jac_tanh"
     notebook: str            # notebook file stem, e.g. "02_jacobians"
     points: float
-    kind: str                # "function" | "expression" | "value" | "chain_steps"
+    kind: str                # a module of autograder.kinds: "function", "expression", "value", ...
     answer: str              # name the student defines
     answer_cell: str         # grade_id of the answer cell: f"{grade_id}_answer" (must exist)
     spec: dict               # the whole `grading` literal
@@ -75,21 +68,6 @@ class SpecError(ValueError):
     """A malformed grading spec or exercise layout; the message is one line naming notebook and cell."""
 
 
-def nbgrader_meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader") or {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def is_test_cell(cell) -> bool:
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and not m.get("solution") and cell.get("cell_type") == "code"
-
-
-def is_manual_cell(cell) -> bool:
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and bool(m.get("solution"))
-
-
 def find_grading_literal(source: str) -> ast.expr | None:
     """The value node of the single top-level `grading = ...` assignment in `source` (None if absent).
 
@@ -120,8 +98,6 @@ def load_exercises(source_notebook: Path) -> list[Exercise]:
 
     Raises SpecError (one line: notebook, cell, problem) on the first problem found.
     """
-    from autograder.notebooks import read_notebook
-
     path = Path(source_notebook)
     nb = read_notebook(path)
     stem = path.stem
@@ -157,8 +133,6 @@ def load_exercises(source_notebook: Path) -> list[Exercise]:
 
 def load_manual_cells(source_notebook: Path) -> list[ManualCell]:
     """The manually graded cells (`grade` and `solution` both true), in notebook order."""
-    from autograder.notebooks import read_notebook
-
     path = Path(source_notebook)
     nb = read_notebook(path)
     _grade_ids(nb, path.stem)
@@ -199,25 +173,29 @@ def _exercise(spec, gid: str, stem: str, meta: dict, where: str) -> Exercise:
     if not isinstance(spec, dict):
         raise SpecError(f"{where}: `grading` must be a dict, got {type(spec).__name__}")
     kind = spec.get("kind")
-    if kind not in KINDS:
-        raise SpecError(f"{where}: `kind` must be one of {', '.join(KINDS)}, got {kind!r}")
-    unknown = set(spec) - _COMMON_KEYS - _KIND_KEYS[kind]
+    if not isinstance(kind, str) or kind not in NAMES:
+        raise SpecError(f"{where}: `kind` must be one of {', '.join(NAMES)}, got {kind!r}")
+    rules = kind_of(kind)
+    unknown = set(spec) - _COMMON_KEYS - rules.keys
     if unknown:
         raise SpecError(f"{where}: unknown key(s) for kind {kind!r}: {', '.join(sorted(map(str, unknown)))}")
     answer = spec.get("answer")
-    if not _is_identifier(answer):
+    if not is_identifier(answer):
         raise SpecError(f"{where}: `answer` must be a Python name, got {answer!r}")
     hand = spec.get("hand", False)
     if not isinstance(hand, bool):
         raise SpecError(f"{where}: `hand` must be True or False, got {hand!r}")
     target = spec.get("target")
-    if target is not None and not _is_identifier(target):
+    if target is not None and not is_identifier(target):
         raise SpecError(f"{where}: `target` must be a Python name, got {target!r}")
     for key in ("rtol", "atol"):
-        if key in spec and not _is_number(spec[key], minimum=0):
+        if key in spec and not is_number(spec[key], minimum=0):
             raise SpecError(f"{where}: `{key}` must be a non-negative number, got {spec[key]!r}")
-    _check_kind(kind, spec, where)
-    wrong = _wrong_answers(spec.get("wrong", []), kind, where)
+    try:
+        rules.check_spec(spec)
+    except BadSpec as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    wrong = _wrong_answers(spec.get("wrong", []), where)
     return Exercise(
         grade_id=gid,
         notebook=stem,
@@ -231,64 +209,7 @@ def _exercise(spec, gid: str, stem: str, meta: dict, where: str) -> Exercise:
     )
 
 
-def _check_kind(kind: str, spec: dict, where: str) -> None:
-    if kind == "function":
-        args = spec.get("args")
-        if not isinstance(args, list):
-            raise SpecError(f"{where}: a function spec needs `args`, a list with one spec per argument")
-        for i, a in enumerate(args):
-            _check_arg(a, f"{where}: args[{i}]")
-        count = spec.get("count", DEFAULT_COUNT)
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
-            raise SpecError(f"{where}: `count` must be an integer from 0 to {MAX_COUNT}, got {count!r}")
-        points = spec.get("points", [])
-        n = len(args)
-        if not isinstance(points, list) or not all(isinstance(p, list) and len(p) == n for p in points):
-            raise SpecError(f"{where}: `points` must be a list of argument lists, {n} argument(s) each")
-        if count + len(points) == 0:
-            raise SpecError(f"{where}: no probe points (count is 0 and no `points`)")
-    elif kind == "expression":
-        symbols = spec.get("symbols")
-        if not isinstance(symbols, list) or not symbols or not all(_is_identifier(s) for s in symbols):
-            raise SpecError(f"{where}: an expression spec needs `symbols`, a non-empty list of names")
-        if not isinstance(spec.get("positive", False), bool):
-            raise SpecError(f"{where}: `positive` must be True or False")
-    elif kind == "chain_steps":
-        if not isinstance(spec.get("function"), str) or not spec["function"].strip():
-            raise SpecError(f"{where}: a chain_steps spec needs `function`, the expression as a string")
-        if not _is_identifier(spec.get("variable")):
-            raise SpecError(f"{where}: a chain_steps spec needs `variable`, a name such as 'x'")
-
-
-def _check_arg(a, where: str) -> None:
-    if not isinstance(a, dict):
-        raise SpecError(f"{where}: must be a dict such as {{'shape': [3], 'low': -1, 'high': 1}}")
-    if "value" in a:
-        if set(a) != {"value"}:
-            raise SpecError(f"{where}: a fixed argument has only the key 'value'")
-        return
-    extra = set(a) - {"shape", "low", "high", "integer"}
-    if extra:
-        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(map(str, extra)))}")
-    shape = a.get("shape")
-    if not isinstance(shape, list) or not all(_is_number(n, minimum=0, integer=True) for n in shape):
-        raise SpecError(f"{where}: `shape` must be a list of non-negative integers, got {shape!r}")
-    size = 1
-    for n in shape:
-        size *= n
-    if size > MAX_PROBE_NUMBERS:
-        raise SpecError(f"{where}: shape {shape} is too large (more than {MAX_PROBE_NUMBERS} numbers)")
-    low, high = a.get("low", -1.0), a.get("high", 1.0)
-    for v in (low, high):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SpecError(f"{where}: `low`/`high` must be numbers, got {v!r}")
-    if not low < high and not (a.get("integer") and low == high):
-        raise SpecError(f"{where}: needs low < high, got low={low!r}, high={high!r}")
-    if not isinstance(a.get("integer", False), bool):
-        raise SpecError(f"{where}: `integer` must be True or False")
-
-
-def _wrong_answers(items, kind: str, where: str) -> tuple[WrongAnswer, ...]:
+def _wrong_answers(items, where: str) -> tuple[WrongAnswer, ...]:
     if not isinstance(items, list):
         raise SpecError(f"{where}: `wrong` must be a list of dicts")
     out = []
@@ -311,16 +232,6 @@ def _wrong_answers(items, kind: str, where: str) -> tuple[WrongAnswer, ...]:
             raise SpecError(f"{at}: `max_score` must be a fraction in [0, 1), got {max_score!r}")
         out.append(WrongAnswer(w["mistake"], w["message"], w["code"], float(max_score)))
     return tuple(out)
-
-
-def _is_number(v, *, minimum=None, integer=False) -> bool:
-    if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)):
-        return False
-    return minimum is None or v >= minimum
-
-
-def _is_identifier(name) -> bool:
-    return isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)
 
 
 def _one_line(exc: BaseException) -> str:

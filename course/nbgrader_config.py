@@ -13,7 +13,8 @@ c.CourseDirectory.course_id = "chainrule"
 c.CourseDirectory.db_url = os.environ.get("CHAINRULE_DB_URL", "sqlite:///" + os.path.join(here, "gradebook.db"))
 
 # Assignments, in teaching order; one notebook each, named like its folder.
-ASSIGNMENTS = ["01_scalar_rules", "02_jacobians", "03_elementwise", "04_chain_rules", "05_neuron_gradient"]
+ASSIGNMENTS = ["01_scalar_rules", "02_jacobians", "03_elementwise", "04_chain_rules", "05_neuron_gradient",
+               "06_backprop"]
 c.CourseDirectory.assignment_id = ""
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

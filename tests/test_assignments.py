@@ -17,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 COURSE = REPO / "course"
-EXPECTED = ["01_scalar_rules", "02_jacobians", "03_elementwise", "04_chain_rules", "05_neuron_gradient"]
+EXPECTED = ["01_scalar_rules", "02_jacobians", "03_elementwise", "04_chain_rules", "05_neuron_gradient",
+            "06_backprop"]
 BUDGET = float(os.environ.get("CHAINRULE_NOTEBOOK_SECONDS", "10"))
 
 pytestmark = pytest.mark.slow

@@ -128,6 +128,34 @@ def _quotient(w, x):
     return sp.Matrix([w[i] / x[i] for i in range(len(w))])
 
 
+def _f2to1(u):
+    return sp.Matrix([u[0] ** 2 * u[1] + sp.sin(u[1])])
+
+
+# Fixed numbers for the layer rules (any values would do): W is 2×3, a batch has N = 3 samples.
+_LX = sp.Matrix([1, -2, 3])
+_LT = sp.Matrix([sp.Rational(1, 2), -1])
+_BX = sp.Matrix([[1, 0, -1], [2, 1, 0], [-1, 3, 1]])
+_BT = sp.Matrix([[1, 0], [0, -1], [2, 1]])
+_BW = sp.Matrix([[1, -1, 2], [0, 3, -2]])
+_RW = sp.Matrix([[1, -2], [sp.Rational(1, 2), 1]])
+
+
+def _rows(M):
+    """The entries of a matrix row by row, as a column (numpy's ravel)."""
+    return sp.Matrix(list(M))
+
+
+def _batch_loss(X, W, b):
+    """L = (1/N) Σ_i ½‖W x_i + b − t_i‖² for the rows x_i of X and t_i of _BT."""
+    Z = X * W.T + sp.ones(X.shape[0], 1) * b.T
+    return sum((Z - _BT).applyfunc(lambda e: e**2)) / 2 / X.shape[0]
+
+
+def _batch_delta(X, W, b):
+    return (X * W.T + sp.ones(X.shape[0], 1) * b.T - _BT) / X.shape[0]
+
+
 def _jac(fn, n, at):
     """Jacobian of fn (vector -> vector) at the point `at`, from fn's own symbols."""
     s = sp.Matrix(sp.symbols(f"s0:{n}", real=True))
@@ -147,6 +175,24 @@ S4 = "Scalar expansion"
 S5 = "Reductions"
 S6 = "Chain rules"
 S7 = "A neuron and its loss"
+S8 = "Layers and backpropagation"
+
+SHAPE_TABLE = """Which Jacobians multiply for each kind of $f$, $\\mathbf{u}$ and $\\mathbf{x}$ (numerator layout; a
+scalar counts as 1, a vector of length $k$ as $k$):
+
+| $f$ | $u$ | $x$ | $\\partial f/\\partial u$ | $\\partial u/\\partial x$ | $\\partial f/\\partial x$ | what the product is |
+|---|---|---|---|---|---|---|
+| scalar | scalar | scalar | $1\\times 1$ | $1\\times 1$ | $1\\times 1$ | two numbers: the single-variable rule |
+| scalar | scalar | vector ($n$) | $1\\times 1$ | $1\\times n$ | $1\\times n$ | a number times a row |
+| scalar | vector ($k$) | scalar | $1\\times k$ | $k\\times 1$ | $1\\times 1$ | a row times a column: the total-derivative sum |
+| scalar | vector ($k$) | vector ($n$) | $1\\times k$ | $k\\times n$ | $1\\times n$ | a row times a matrix; the gradient is its transpose |
+| vector ($m$) | scalar | scalar | $m\\times 1$ | $1\\times 1$ | $m\\times 1$ | a column times a number |
+| vector ($m$) | scalar | vector ($n$) | $m\\times 1$ | $1\\times n$ | $m\\times n$ | a column times a row: an outer product |
+| vector ($m$) | vector ($k$) | scalar | $m\\times k$ | $k\\times 1$ | $m\\times 1$ | a matrix times a column |
+| vector ($m$) | vector ($k$) | vector ($n$) | $m\\times k$ | $k\\times n$ | $m\\times n$ | the vector chain rule |
+
+The inner sizes always match ($k$ with $k$), and the outer Jacobian stands on the left. Checked here on a
+scalar $f$ of $\\mathbf{u}\\in\\mathbb{R}^2$ with $\\mathbf{u}(\\mathbf{x})$, $\\mathbf{x}\\in\\mathbb{R}^3$."""
 
 RULES: list[Rule] = [
     # --- scalar rules -------------------------------------------------------------------------------
@@ -304,6 +350,12 @@ RULES: list[Rule] = [
          "$\\mathbf{g}: \\mathbb{R}^3 \\to \\mathbb{R}^2$ and $\\mathbf{f}: \\mathbb{R}^2 \\to \\mathbb{R}^2$.",
          {"x": 3}, lambda x: _f2to2(_g3to2(x)), "x",
          lambda x: _jac(_f2to2, 2, _g3to2(x)) * _jac(_g3to2, 3, x)),
+    Rule("chain_shapes", S6, "Shapes in the chain rule",
+         r"\frac{\partial f}{\partial \mathbf{x}} = \frac{\partial f}{\partial \mathbf{u}}\,"
+         r"\frac{\partial \mathbf{u}}{\partial \mathbf{x}}",
+         SHAPE_TABLE,
+         {"x": 3}, lambda x: _f2to1(_g3to2(x))[0], "x",
+         lambda x: _jac(_f2to1, 2, _g3to2(x)) * _jac(_g3to2, 3, x)),
     Rule("chain_elementwise", S6, "Chain rule through element-wise functions",
          r"\frac{\partial}{\partial \mathbf{x}}\,f\big(g(\mathbf{x})\big) = "
          r"\operatorname{diag}\big(f'(g(x_i))\,g'(x_i)\big)",
@@ -366,6 +418,48 @@ RULES: list[Rule] = [
          lambda eta, w, b: -(mse_grad_w(w, b).T * mse_grad_w(w, b))[0, 0],
          points=_NEURON_POINTS, fixed={"eta": 0},
          errata=("001-98", "002-31")),
+    # --- layers and backpropagation -----------------------------------------------------------------
+    Rule("dense_W", S8, "Dense layer, w.r.t. the weight matrix",
+         r"\mathbf{z} = W\mathbf{x} + \mathbf{b},\ \pmb{\delta} = \nabla_{\mathbf{z}}L:\quad "
+         r"\nabla_W L = \pmb{\delta}\,\mathbf{x}^\top,\quad \nabla_{\mathbf{x}}L = W^\top\pmb{\delta},"
+         r"\quad \nabla_{\mathbf{b}}L = \pmb{\delta}",
+         "An outer product with the shape of $W$: rows for the outputs, columns for the inputs. Checked for "
+         "$W\\in\\mathbb{R}^{2\\times3}$ (flattened row by row) and $L = \\frac12\\lVert W\\mathbf{x} - \\mathbf{t}"
+         "\\rVert^2$, so $\\pmb{\\delta} = W\\mathbf{x} - \\mathbf{t}$.",
+         {"w": 6}, lambda w: ((w.reshape(2, 3) * _LX - _LT).T * (w.reshape(2, 3) * _LX - _LT))[0, 0] / 2, "w",
+         lambda w: _rows((w.reshape(2, 3) * _LX - _LT) * _LX.T)),
+    Rule("batch_W", S8, "A minibatch, w.r.t. the weights",
+         r"Z = XW^\top + \mathbf{1}\mathbf{b}^\top,\ \Delta = \nabla_Z L:\quad \nabla_W L = \Delta^\top X,"
+         r"\quad \nabla_X L = \Delta W",
+         "Samples are the rows of $X$. For a mean loss $L = \\frac1N\\sum_i \\ell_i$ the rows of $\\Delta$ already "
+         "carry the $\\frac1N$. Checked on $N = 3$ samples with $L = \\frac1N\\sum_i\\frac12\\lVert\\mathbf{z}_i - "
+         "\\mathbf{t}_i\\rVert^2$.",
+         {"w": 6, "b": 2}, lambda w, b: _batch_loss(_BX, w.reshape(2, 3), b), "w",
+         lambda w, b: _rows(_batch_delta(_BX, w.reshape(2, 3), b).T * _BX)),
+    Rule("batch_b", S8, "A minibatch, w.r.t. the bias",
+         r"\nabla_{\mathbf{b}}L = \Delta^\top\mathbf{1} = \sum_{i=1}^{N}\pmb{\delta}_i",
+         "The bias is shared by every sample, so the contributions of the samples add: a **sum** of the rows "
+         "of $\\Delta$, not their mean (the mean's $\\frac1N$ is already inside $\\Delta$).",
+         {"b": 2}, lambda b: _batch_loss(_BX, _BW, b), "b",
+         lambda b: _batch_delta(_BX, _BW, b).T * sp.ones(3, 1)),
+    Rule("softmax_ce", S8, "Cross-entropy of a softmax, w.r.t. the logits",
+         r"\ell = -\log \operatorname{softmax}(\mathbf{z})_k = \log\textstyle\sum_j e^{z_j} - z_k:\quad "
+         r"\nabla_{\mathbf{z}}\,\ell = \mathbf{s} - \mathbf{e}_k",
+         "Prediction minus one-hot target. Compute it with the largest logit subtracted first (the softmax "
+         "does not change), so nothing overflows. Checked for $K = 3$ classes and $k = 1$.",
+         {"z": 3}, lambda z: sp.log(sum(ew(sp.exp, z))) - z[1], "z",
+         lambda z: ew(sp.exp, z) / sum(ew(sp.exp, z)) - sp.Matrix([0, 1, 0])),
+    Rule("fan_out", S8, "Reverse mode: contributions add where a value fans out",
+         r"\bar{\mathbf{u}} = \sum_{v\ \text{child of}\ u}\Big(\frac{\partial v}{\partial u}\Big)^{\!\top}"
+         r"\bar{\mathbf{v}},\qquad \mathbf{h} = \mathbf{x} + \tanh(W\mathbf{x}):\quad "
+         r"\nabla_{\mathbf{x}}L = \bar{\mathbf{h}} + W^\top\big((1 - \mathbf{v}\otimes\mathbf{v})\otimes\bar{\mathbf{h}}\big)",
+         "Each node's gradient is the sum of one vector–Jacobian product per edge leaving it. In a residual "
+         "block $\\mathbf{x}$ reaches $\\mathbf{h}$ directly and through the layer ($\\mathbf{v} = \\tanh(W\\mathbf{x})$), "
+         "so both pullbacks are added. Checked with $L = \\frac12\\lVert\\mathbf{h}\\rVert^2$ "
+         "($\\bar{\\mathbf{h}} = \\mathbf{h}$) and a fixed $2\\times2$ matrix $W$.",
+         {"x": 2}, lambda x: ((x + ew(sp.tanh, _RW * x)).T * (x + ew(sp.tanh, _RW * x)))[0, 0] / 2, "x",
+         lambda x: (lambda v, h: h + _RW.T * (v.applyfunc(lambda t: 1 - t**2)).multiply_elementwise(h))(
+             ew(sp.tanh, _RW * x), x + ew(sp.tanh, _RW * x))),
 ]
 
 
@@ -493,4 +587,4 @@ def check_rule(rule: Rule, *, count: int = 4, seed: int = 0) -> None:
                                 f"{ev.real:.6g} at {at}")
 
 
-SECTIONS = [S1, S2, S3, S4, S5, S6, S7]
+SECTIONS = [S1, S2, S3, S4, S5, S6, S7, S8]

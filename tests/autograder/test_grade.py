@@ -248,22 +248,23 @@ def test_attacks_on_files_and_channels_failed_visibly(graded):
     assert "mallory" not in graded["subs"]
     assert not (graded["course"] / "autograded" / "mallory").exists()
     assert res["atk_forge_fd"]["t_jac"].detail.get("tampered_lines", 0) > 0
-    assert res["atk_ipython"]["t_jac"].mistake in ("forbidden", "missing", "unanswered")
+    # its input transformer turns every cell into a wrong answer: judged as one, never a pass
+    assert res["atk_ipython"]["t_jac"].mistake in ("forbidden", "missing", "unanswered", "wrong")
 
 
 def test_hand_exercises_forbid_differentiation_routines(graded):
     res = graded["res"]
     sym = res["atk_hand_sympy"]
     assert sym["t_expr"].score == 0 and sym["t_expr"].mistake == "forbidden"
-    assert "`diff`" in sym["t_expr"].message and "cell" in sym["t_expr"].message
-    # only answers that can reach the routine lose: t_jac's own answer is clean
+    assert "sympy's diff" in sym["t_expr"].message and "cell" in sym["t_expr"].message
+    # only the answer the routine computed loses: t_jac's own answer is clean
     assert sym["t_jac"].score == sym["t_jac"].max_score
     assert sym["t_shape"].score == 1.0  # not a hand exercise
-    assert "`numerical_jacobian`" in res["atk_hand_numjac"]["t_jac"].message
+    assert "numerical_jacobian" in res["atk_hand_numjac"]["t_jac"].message
     assert res["atk_hand_complex"]["t_jac"].mistake == "forbidden"
-    # calling the target: seen in the code (the run-time tripwire stays as a second line of defence)
+    # a finite difference on a saved reference to the target: h evaluated away from the probe point
     trip = res["atk_tripwire"]["t_jac"]
-    assert trip.score == 0 and trip.mistake == "forbidden" and "values of `h`" in trip.message
+    assert trip.score == 0 and trip.mistake == "forbidden" and "evaluated h" in trip.message
 
 
 def test_two_sandboxes_run_at_once_and_never_more(graded):

@@ -215,9 +215,14 @@ def test_collect_never_merges_different_students_whose_ids_collide(course_dir, t
     assert _cli(course_dir, "collect", str(z)) == 0
     out = capsys.readouterr().out
     sub = course_dir / "submitted"
-    assert not (sub / "jose").exists() and not (sub / ("y" * 64)).exists()
-    assert out.count("all become 'jose'") == 2 and out.count(f"all become '{'y' * 64}'") == 2
-    assert "José_11_01_tiny.ipynb: not collected" in out
+    # issue 11: both used to be refused as a collision, so each student's work was lost. Different
+    # accounts (Canvas user ids) are different students: each is kept, in its own folder, one line each.
+    assert "jose plain" in (sub / "jose" / A / f"{A}.ipynb").read_text()
+    assert "jose accented" in (sub / "jose_2" / A / f"{A}.ipynb").read_text()
+    assert "long a" in (sub / ("y" * 64) / A / f"{A}.ipynb").read_text()
+    assert "long b" in (sub / ("y" * 62 + "_2") / A / f"{A}.ipynb").read_text()
+    notes = [line for line in out.splitlines() if line.startswith("note  ")]
+    assert len(notes) == 2 and "'José' (Canvas user 11) is collected as jose_2" in notes[0]
     assert "kim lower" in (sub / "kim" / A / f"{A}.ipynb").read_text()
     assert "nfc" in (sub / "josee" / "02_small" / "02_small.ipynb").read_text()
 
@@ -240,9 +245,12 @@ def test_collect_odd_zips(course_dir, tmp_path, capsys):  # noqa: F811
     assert "ann_1_99_unknown.ipynb: name matches no notebook" in out and "inner.zip: not a notebook" in out
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("bo_1_01_tiny.ipynb", b" " * (30 * 10**6))
-    assert _cli(course_dir, "collect", str(bomb), "--max-file-mb", "5") == 1
+        zf.writestr("bo_2_01_tiny.ipynb", b" " * (30 * 10**6))
+    # issue 11: an oversized file used to be skipped, and its student vanished from every export; it
+    # is now stored as it came (not a notebook: nothing to strip) for `grade` to record as ungraded
+    assert _cli(course_dir, "collect", str(bomb), "--max-file-mb", "5") == 0
     assert "larger than 5 MB" in capsys.readouterr().out
+    assert (course_dir / "submitted" / "bo" / A / f"{A}.ipynb").stat().st_size == 30 * 10**6
     fake = tmp_path / "fake.zip"
     fake.write_bytes(b"PK\x03\x04 not really")
     assert _cli(course_dir, "collect", str(fake)) == 1
@@ -587,25 +595,38 @@ def test_assignment_given_as_a_tab_completed_folder(course_dir, capsys):  # noqa
 
 @pytest.mark.parametrize("copy_metadata", [True, False])
 def test_a_hand_answer_rebound_in_another_cell_with_a_routine_is_forbidden(copy_metadata):
+    """A copy of the answer cell (with its metadata or without) that rebinds the answer with a routine."""
     import tempfile
     from pathlib import Path
 
     from coursekit import code, tiny_notebook
 
-    from autograder.grading import forbidden_reasons
+    from autograder import sandbox
+    from autograder.grading import NotebookPlan, NotebookReference, judge_notebook, student_job
     from autograder.spec import load_exercises
 
     path = Path(tempfile.mkdtemp()) / "00_tiny.ipynb"
     nbformat.write(tiny_notebook(), str(path))
+    exercises = load_exercises(path)
     sub = tiny_notebook()
     i = _index(sub, "t_expr_answer")
     sub.cells[i].source = "d_expr = 0"
     cheat = nbformat.from_dict(json.loads(json.dumps(sub.cells[i]))) if copy_metadata else code("")
     cheat.source = "d_expr = sp.diff(sp.sin(x**3), x)"
     sub.cells.insert(i + 1, cheat)
-    reasons = forbidden_reasons(assemble(sub, tiny_notebook()), load_exercises(path))
-    assert "t_expr" in reasons and "diff" in reasons["t_expr"]
-    assert "t_jac" not in reasons                           # the other hand exercise stays clean
+    plan = NotebookPlan("00_tiny", path, tiny_notebook(), tiny_notebook(), exercises, [], [], [])
+    import numpy as np
+
+    from autograder.kinds import kind_of
+
+    rng = np.random.default_rng(0)
+    ref = NotebookReference({ex.grade_id: {"drawn": kind_of(ex.kind).draw(ex, rng), "expected": None, "wrong": []}
+                             for ex in exercises})
+    job = student_job(plan, ref, sub)
+    run = sandbox.run(job.steps, limits=sandbox.Limits(timeout=90))
+    verdicts = judge_notebook(job, ref, run)
+    assert verdicts["t_expr"].mistake == "forbidden" and "diff" in verdicts["t_expr"].message
+    assert verdicts["t_jac"].mistake != "forbidden"         # the other hand exercise stays clean
 
 
 def test_relative_course_from_another_cwd_and_an_output_folder_that_is_a_file(course_dir):  # noqa: F811

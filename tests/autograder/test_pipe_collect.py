@@ -158,13 +158,17 @@ def test_symlink_in_zip_is_refused(course_dir, tmp_path, capsys):  # noqa: F811
 
 
 def test_size_cap_and_nothing_usable(course_dir, tmp_path, capsys):  # noqa: F811
+    junk = write_zip(tmp_path / "junk.zip", [("smithj_1_2_01_tiny.txt", b"x", (2026, 2, 1, 9, 0, 0))])
+    assert collect(course_dir, junk) == 1
+    assert "no usable submission" in capsys.readouterr().err
+    assert not (course_dir / "submitted").exists()
     big = nb_bytes("x" * 3_000_000)
     z = write_zip(tmp_path / "big.zip", [("smithj_1_2_01_tiny.ipynb", big, (2026, 2, 1, 9, 0, 0))])
-    assert collect(course_dir, z, "--max-file-mb", "1") == 1
-    captured = capsys.readouterr()
-    assert "larger than 1 MB" in captured.out
-    assert "no usable submission" in captured.err
-    assert not (course_dir / "submitted").exists()
+    # issue 11: an oversized notebook used to be skipped, and its student had no row in the grades; it
+    # is stored (without outputs if that brings it under the cap, else as it came) and grade decides
+    assert collect(course_dir, z, "--max-file-mb", "1") == 0
+    assert "larger than 1 MB" in capsys.readouterr().out
+    assert (submitted(course_dir, "smithj", "01_tiny") / "01_tiny.ipynb").read_bytes() == big
     assert collect(course_dir, z, "--max-total-mb", "1") == 1
     assert "refused" in capsys.readouterr().err
 

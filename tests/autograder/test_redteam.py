@@ -3,7 +3,7 @@
 One course is built in a temp folder from the real 01_scalar_rules notebook and released once; every
 attack is a student notebook, and all of them are graded in ONE `grade --jobs 2` run, except the sandbox
 oracles (SANDBOX_ORACLES), graded in a copy of the course without hand derivations so that only the
-sandbox, never the forbidden-name scan, can be what zeroes them (a second, small run on the first course
+sandbox, never the trap on differentiation routines, can be what zeroes them (a second, small run on the first course
 for the batch breakers and a lingering daemon). Each test then asserts the secure outcome: the attacked exercise scores 0
 (or the batch completes and the control student is graded). Attacks that currently succeed are marked
 `xfail(strict=True)` with the reason; the hostile-data attacks on the judge run in a child process
@@ -53,7 +53,8 @@ def _solutions() -> dict:
 # ---------------------------------------------------------------------------------------------
 # attack cells (placeholders @@NAME@@ are filled in when the course is built)
 
-# hand-derivation evasions of the forbidden-name scan: each is its own student (one hit zeroes all)
+# hand-derivation evasions (of a name scan, once): each is its own student; the run-time trap must see the
+# routine run (autograder.trap)
 EVASIONS = {
     "ev_sympify_string": {"01_power_answer": 'dp_dx = sp.sympify("diff(4*x**5 - 3*x**2 + 7, x)")\n'},
     "ev_module_file": {"01_power_answer": textwrap.dedent("""\
@@ -109,7 +110,7 @@ EVASIONS = {
             s = mpmath.mpf("1e-15")
             def g(v):
                 return mpmath.sin(3 * v**2 + 1)
-            return np.array([float((g(mpmath.mpf(v) + s) - g(mpmath.mpf(v) - s)) / (2 * s)) for v in x])
+            return np.vectorize(lambda v: float((g(mpmath.mpf(v) + s) - g(mpmath.mpf(v) - s)) / (2 * s)))(x)
         """)},
     # a 5-point stencil is exact for the cubic of the slope exercise (no step-size error at all)
     "ev_fd_stencil_value": {"01_slope_answer": textwrap.dedent("""\
@@ -273,10 +274,10 @@ FORGER = {
         """),
     "01_compose_answer": textwrap.dedent("""\
         import gc
+        from autograder.messages import Answer
         for _o in gc.get_objects():
             if type(_o).__name__ == "Channel" and hasattr(_o, "send"):
-                _o.send("answer", grade_id="01_slope", variant=None, answer={"status": "ok",
-                        "value": {"t": "int", "v": "10"}})
+                _o.send(Answer("01_slope", None, {"status": "ok", "value": {"t": "int", "v": "10"}}))
         """),
 }
 
@@ -344,14 +345,14 @@ MEMORY = {"01_chain_fn_answer": "def dh_dx(x):\n    big = np.ones(400_000_000)\n
 BATCH_BREAKER = {
     "01_power_answer": textwrap.dedent("""\
         import gc
+        from autograder.messages import Answer, CellError
         for _o in gc.get_objects():
             if type(_o).__name__ == "Channel" and hasattr(_o, "send"):
-                _o.send("answer", grade_id=["01_power"], variant=None, answer={"status": "ok"})
-                _o.send("cell_error", cell={"a": 1}, error="x")
-                _o.send("answer", grade_id="01_slope", variant=None,
-                        answer={"status": "ok", "value": {"t": "float", "v": 10**400}})
-                _o.send("answer", grade_id="01_chain_fn", variant=None,
-                        answer={"status": "ok", "probes": [{"ok": {"t": "float", "v": 10**400}}] * 5})
+                _o.send(Answer(["01_power"], None, {"status": "ok"}))
+                _o.send(CellError({"a": 1}, "x"))
+                _o.send(Answer("01_slope", None, {"status": "ok", "value": {"t": "float", "v": 10**400}}))
+                _o.send(Answer("01_chain_fn", None,
+                               {"status": "ok", "probes": [{"ok": {"t": "float", "v": 10**400}}] * 5}))
         """),
 }
 
@@ -392,7 +393,7 @@ def _daemons(marker: str) -> list[int]:
 
 def _make_course(root: Path, hand: bool = True) -> Path:
     """The real 01 notebook in a fresh course under `root`, released; `hand=False` turns every hand
-    derivation into an ordinary exercise (no forbidden-name scan, no tripwire)."""
+    derivation into an ordinary exercise (no trap on differentiation routines)."""
     course = root / "course"
     (course / "source" / A).mkdir(parents=True)
     shutil.copy2(REPO / "course" / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -407,7 +408,7 @@ def _make_course(root: Path, hand: bool = True) -> Path:
 
 
 # students whose attack is an oracle on the sandbox: graded in a copy of the course without hand
-# derivations, so that the forbidden-name scan (which flags their probing code) cannot be what zeroes them
+# derivations, so that the trap on differentiation routines cannot be what zeroes them
 SANDBOX_ORACLES = ("escape", "escape2", "memscan", "forger")
 
 
@@ -505,20 +506,21 @@ def test_grade_run_completes_and_controls_score_as_expected(graded):
     assert all(r.score == 0 for r in graded["rows"]["blank"].values() if r.kind == "auto")
 
 
-# -- the forbidden-name scan of hand derivations ----------------------------------------------
+# -- the trap on differentiation routines in hand derivations -----------------------------------
 
-_EVASION_SUCCEEDS = {  # "" = refused now (caught by autograder/forbidden.py)
+_RETYPED = "a re-typed copy of h is not the function the exercise differentiates: "
+_EVASION_SUCCEEDS = {  # "" = refused now (a routine ran: autograder.trap)
     "ev_sympify_string": "",
     "ev_module_file": "",
     "ev_inspect_members": "",
     "ev_star_globals": "",
     "ev_resolve_name": "",
     "ev_limit": "",
-    "ev_complex_step": "(-1)**0.5 is a complex unit without `1j`/`complex`; .conjugate() replaces .imag; the "
-                       "complex step is exact to 1e-16, far inside rtol 1e-11",
-    "ev_fd_8th_order": "an 8th-order central stencil (h=3e-3) on a retyped copy of h is accurate to ~2e-13, "
-                       "inside rtol 1e-11; the tripwire only guards the name h",
-    "ev_mpmath_fd": "",
+    "ev_complex_step": _RETYPED + "the complex step on it is plain arithmetic, exact to 1e-16, far inside "
+                                  "rtol 1e-11",
+    "ev_fd_8th_order": _RETYPED + "an 8th-order central stencil (h=3e-3) on it is plain arithmetic, accurate "
+                                  "to ~2e-13, inside rtol 1e-11",
+    "ev_mpmath_fd": _RETYPED + "a central difference in 40-digit mpmath arithmetic on it is exact to ~1e-30",
     "ev_fd_stencil_value": "the 5-point central stencil with h=1 is exact for a cubic: slope_at_2 == 10.0 "
                            "exactly, so no tolerance can tell it from a hand derivation",
     "ev_saved_target": "",

@@ -1,14 +1,14 @@
-"""More red-team tests (after test_redteam.py): hand-derivation evasions the name scan missed, and sandbox
-leaks that outlive a run or cross from one sandbox to the next.
+"""More red-team tests (after test_redteam.py): hand-derivation evasions that a name scan missed (the
+run-time trap of autograder.trap must catch each: the routine runs), and sandbox leaks that outlive a
+run or cross from one sandbox to the next.
 
 - Hand evasions: each attack is one student of a course built from the real 01_scalar_rules notebook;
   all are graded in ONE `grade --jobs 2` run with a control (the solutions), a blank copy, an honest
-  submission that uses harmless magics and sympy text (must keep full marks: the scan may not over-reach)
-  and a disk filler (the batch must go on). Every attack computes the exact answer when it is not
-  stopped, so "scores 0" means "was refused".
-- Sandbox leaks (System V IPC, the kernel keyring, disk use, sympy text parsing) are run directly through
+  submission that uses harmless magics and sympy text (must keep full marks) and a disk filler (the
+  batch must go on). Every attack computes the exact answer when it is not stopped, so "scores 0"
+  means "was refused".
+- Sandbox leaks (System V IPC, the kernel keyring, disk use) are run directly through
   autograder.sandbox, with an oracle: the sandbox reports what it could see.
-- The name scan itself (IPython magics and shell escapes, sympy's S) is unit-tested on source text.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import pytest
 from test_redteam import SOURCE, A, _cli, _make_course, _scores
 
 from autograder import sandbox
-from autograder.forbidden import HIDING, scan, taint, target_taint
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 from autograder.wire import decode
 
@@ -72,9 +71,9 @@ EVASIONS = {
     "ev2_module_pathlib": ("01_power", "import sys, pathlib\nsys.path.insert(0, '.')\n"
                                        'pathlib.Path("rt_more_mod.py").write_text("from sympy import di" "ff as D\\n")\n'
                                        f"import rt_more_mod\ndp_dx = rt_more_mod.D({POLY}, x)\n"),
-    # the function exercise: disable the target tripwire by patching the runner, then a stencil on h
+    # the function exercise: disable the trap by patching the runner's module, then a stencil on h
     "ev2_patch_runner": ("01_chain_fn", "import autograder.runner as _r\n"
-                                        "_r.extract = lambda ns, ex, timeout, tripwire: _r.read_answer(ns, ex, timeout)\n"
+                                        "_r.extract = lambda ns, ex, timeout, *a, **k: _r.read_answer(ns, ex, timeout)\n"
                                         + STENCIL),
     # library derivatives of h sampled in the cell (the tripwire only guards the answer's own calls)
     "ev2_chebyshev": ("01_chain_fn", "_c = np.polynomial.Chebyshev.interpolate(h, 120, domain=[-2.0, 2.0]).deriv()\n"
@@ -282,62 +281,20 @@ def test_disk_use_is_limited_and_the_assignment_files_are_there(tmp_path):
 SYMPY_TEXT = textwrap.dedent(f"""\
     import sympy as sp
     x = sp.Symbol("x")
-    out = {{}}
-    for k, t in {{"call": "di" + "ff({POLY}, x)", "method": "({POLY}).di" + "ff(x)", "plain": "(x + 1)**2"}}.items():
-        try:
-            out[k] = str(sp.expand(t))
-        except Exception as exc:
-            out[k] = type(exc).__name__
+    out = str(sp.expand("di" + "ff({POLY}, x)"))
     """)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("hand", [True, False])
-def test_sympy_text_naming_a_routine_is_refused_when_the_notebook_has_hand_derivations(hand):
-    _, out = _run(SYMPY_TEXT, hand=hand)
-    assert out["plain"] == "x**2 + 2*x + 1"
-    if hand:
-        assert out["call"] == out["method"] == "ValueError"
-    else:
-        assert out["call"] == "20*x**4 - 6*x"
-
-
-# ---------------------------------------------------------------------------------------------
-# the name scan on source text (fast)
-
-@pytest.mark.parametrize("source,hidden", [
-    ("_o = !ls\ndp_dx = _o[0]", True),             # a shell escape assigned: does not parse as Python
-    ("!ls", True),
-    ("%%bash\necho hi\n", True),
-    ("%run helper.py", True),
-    ("%load_ext something", True),
-    ("import rt_written_by_notebook", True),
-    ('from sympy import S\ny = S("x")', True),
-    ("y = sp.S(t)", True),
-])
-def test_code_runners_taint_every_hand_answer(source, hidden):
-    hits = scan(source)
-    assert hits and (hits[0] in HIDING) == hidden, hits
-    _, everything = taint([(1, source)])
-    assert everything
-
-
-@pytest.mark.parametrize("source", [
-    "%matplotlib inline\ndp_dx = 20 * x**4 - 6 * x",
-    "%time y = x**2",
-    "%%time\ny = x**2\n",
-    "%timeit -n1 y = x**2",
-    "half = sp.S(1) / 2 + sp.S(-3)",
-    "import numpy as np, sympy, scipy.linalg\nfrom chainrule_utils import numerical_jacobian as nj",
-])
-def test_harmless_magics_and_imports_are_not_flagged_as_hiding(source):
-    assert not [h for h in scan(source) if h in HIDING]
-
-
-def test_code_inside_time_and_capture_magics_is_scanned():
-    for source in ("%time d = sp.diff(p, x)", "%%capture\nd = sp.diff(p, x)\n", "%%timeit\nd = sp.diff(p, x)\n"):
-        dirty, _ = taint([(1, source), (2, "dp_dx = d")])
-        assert 2 in dirty, source
+def test_sympy_text_that_differentiates_runs_and_the_trap_names_it(hand):
+    """Text is never refused (parsing is harmless); a routine it runs is what counts, for hand answers."""
+    steps = [{"code": SYMPY_TEXT, "cell": 1},
+             {"extract": [{"grade_id": "g", "kind": "value", "answer": "out", "hand": hand}], "cell": 2}]
+    run = sandbox.run(steps, limits=sandbox.Limits(timeout=90, cell_timeout=60))
+    answer = run.answers[("g", None)]
+    assert decode(answer["value"]) == "20*x**4 - 6*x"
+    assert (answer.get("trap") or {}).get("routine") == ("sympy's diff" if hand else None)
 
 
 FORKS = textwrap.dedent("""\
@@ -387,7 +344,7 @@ def test_processes_are_limited_per_sandbox_and_none_survives(monkeypatch, mode):
 
 
 def _cgroup_dirs(pid: int) -> list[str]:
-    from autograder.runner import CGROUP_PREFIX, _cgroup_bases
+    from autograder.isolation import CGROUP_PREFIX, _cgroup_bases
 
     return [d for b in _cgroup_bases().values() if os.path.exists(d := os.path.join(b, f"{CGROUP_PREFIX}{pid}"))]
 
@@ -412,38 +369,6 @@ def test_memory_limit_holds_for_the_whole_sandbox_not_per_process():
     if run.warning and "processes are not limited" in run.warning:
         pytest.skip(run.warning)
     assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in statuses), statuses
-
-
-def test_everyday_variable_names_are_not_flagged_unless_used_as_routines():
-    assert scan("deriv = 20 * x**4\nresidue = deriv - 1\nprofile = system = [residue]\ndef locate(dis):\n"
-                "    return dis") == []
-    assert scan("c = np.poly1d([1.0, 2.0]).deriv()") == ["deriv"]
-    assert scan("import os\nos.system('ls')")[0] in HIDING
-
-
-SAMPLED = {  # an answer built from samples of the target h, differentiated without any library routine
-    "loop_fill": ["_xs = np.linspace(-2, 2, 41)\n_ys = []\nfor _v in _xs:\n    _ys.append(h(_v))\n",
-                  "_c = np.polynomial.chebyshev.chebfit(_xs, _ys, 40)\ndef dh_dx(x):\n    return my_derivative(_c, x)\n"],
-    "slice_store": ["_ys = np.empty(41)\n_ys[:] = h(np.linspace(-2, 2, 41))\n",
-                    "dh_dx = lambda x: np.interp(x, XS, np.gradient_free(_ys))\n"],
-    "direct": ["_k = h(0.5) / np.sin(1.75)\ndef dh_dx(x):\n    return _k * np.cos(3 * x**2 + 1) * 6 * x\n"],
-}
-HONEST_USE = {  # reading h without the answer depending on it
-    "plot_and_print": ["print(h(1.0))\nplt.plot(XS, h(XS))\n", "def dh_dx(x):\n    return np.cos(3 * x**2 + 1) * 6 * x\n"],
-    "check_in_answer_cell": ["def dh_dx(x):\n    return np.cos(3 * x**2 + 1) * 6 * x\nprint(dh_dx(1.0), h(1.0))\n"],
-}
-
-
-@pytest.mark.parametrize("name", list(SAMPLED))
-def test_answers_computed_from_samples_of_the_target_are_tainted(name):
-    cells = list(enumerate(SAMPLED[name], start=1))
-    assert target_taint(cells, "h", "dh_dx")
-
-
-@pytest.mark.parametrize("name", list(HONEST_USE))
-def test_reading_the_target_elsewhere_does_not_taint_the_answer(name):
-    cells = list(enumerate(HONEST_USE[name], start=1))
-    assert target_taint(cells, "h", "dh_dx") is None
 
 
 HOLD_PIPE = textwrap.dedent("""\

@@ -97,8 +97,8 @@ def test_per_cell_timeout_then_the_notebook_goes_on():
 
 def test_wall_clock_limit_kills_the_group_and_names_the_cell():
     run = _run([{"code": "x = 1", "cell": 1},
-                {"code": "import signal, subprocess, sys\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-                         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                {"code": "import os, signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                         "if os.fork() == 0:\n    time.sleep(600)\n"
                          "while True:\n    pass\n", "cell": 2}],
                limits=sandbox.Limits(timeout=8, cell_timeout=1))
     assert run.ungraded == "time limit 8 s exceeded at cell 2"
@@ -201,10 +201,9 @@ def test_proc_shows_only_the_sandbox_itself_and_udp_goes_nowhere():
 def test_answers_out_of_order_or_twice_are_ignored():
     """A signed answer from student code (the key is in the sandbox's memory) counts only where the
     runner itself sends one: after that exercise's extraction marker, once."""
-    forge = ("import gc\nfor o in gc.get_objects():\n"
+    forge = ("import gc\nfrom autograder.messages import Answer\nfor o in gc.get_objects():\n"
              "    if type(o).__name__ == 'Channel' and hasattr(o, 'send'):\n"
-             "        o.send('answer', grade_id=GID, variant=None, answer={'status': 'ok', "
-             "'value': {'t': 'int', 'v': '99'}})\n")
+             "        o.send(Answer(GID, None, {'status': 'ok', 'value': {'t': 'int', 'v': '99'}}))\n")
     early = _run([{"code": "GID = 'probe'\n" + forge + "x = 1\n", "cell": 1}, _extract("x")])
     assert early.tampered >= 1 and _value_of(early) == 1
     late = _run([{"code": "x = 2", "cell": 1}, _extract("x"), {"code": "GID = 'probe'\n" + forge, "cell": 100}])

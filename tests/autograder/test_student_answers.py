@@ -1,4 +1,4 @@
-"""The grader is right about students it has not seen: for every autograded exercise of the five
+"""The grader is right about students it has not seen: for every autograded exercise of the
 source notebooks, correct answers written differently from the solution score full marks, and
 plausible wrong answers that are NOT in the exercise's catalogue score 0 with a message that is true
 (no catalogued mistake the student did not make) and does not print the reference answer.
@@ -392,6 +392,141 @@ CASES = {
             "wrong": [W("def gd_step(params, g, lr):\n    return params - g / lr\n"),
                       W("def gd_step(params, g, lr):\n    return params - lr * params\n"),
                       W("def gd_step(params, g, lr):\n    return params - lr * np.sign(g)\n")],
+        },
+    },
+    "06_backprop": {
+        "06_layer_shapes": {
+            "right": ["layer_shapes = [(4, 4, 3), (4, 3), (4, 12)]\n",
+                      "layer_shapes = (np.zeros((4, 4, 3)).shape, np.zeros((4, 3)).shape, (4, 4 * 3))\n",
+                      "layer_shapes = tuple(tuple(int(v) for v in s) for s in [[4, 4, 3], [4, 3], [4, 12]])\n"],
+            "wrong": [W("layer_shapes = ((4, 3, 4), (4, 3), (4, 12))\n"),
+                      W("layer_shapes = ((4, 4, 3), (4, 3), (12,))\n"),
+                      W("layer_shapes = ((4, 4, 3), (4, 3), (4, 3))\n"),
+                      W("layer_shapes = ((4, 4, 3), (3, 4), (4, 12))\n", "gradient_transposed",
+                        kind="gradient_transposed")],
+        },
+        "06_dense_relu_grad_W": {
+            "right": ["def dense_relu_grad_W(W, b, x, g):\n    z = np.einsum('ij,j->i', W, x) + b\n"
+                      "    return np.einsum('i,j->ij', g * (z > 0), x)\n",
+                      "def dense_relu_grad_W(W, b, x, g):\n    d = (g * (W @ x + b > 0)).reshape(-1, 1)\n"
+                      "    return d @ x.reshape(1, -1)\n",
+                      "def dense_relu_grad_W(W, b, x, g):\n    out = np.zeros_like(W)\n    for k in range(W.shape[0]):\n"
+                      "        if W[k] @ x + b[k] > 0:\n            out[k] = g[k] * x\n    return out\n",
+                      "def dense_relu_grad_W(W, b, x, g):\n    M = np.diag((W @ x + b > 0).astype(float))\n"
+                      "    return M @ np.outer(g, x)\n"],
+            "wrong": [W("def dense_relu_grad_W(W, b, x, g):\n    return np.outer(g, x) * (W > 0)\n"),
+                      W("def dense_relu_grad_W(W, b, x, g):\n    z = W @ x + b\n"
+                        "    return np.outer(g * (z > 0), np.maximum(0.0, x))\n"),
+                      W("def dense_relu_grad_W(W, b, x, g):\n    z = W @ x + b\n    return np.outer(g * (z > 0), W @ x)\n"),
+                      W("def dense_relu_grad_W(W, b, x, g):\n    return np.outer(x, g * (W @ x + b > 0))\n", "transpose",
+                        kind="transpose")],
+        },
+        "06_batch_grad_W": {
+            "right": ["def batch_grad_W(X, Delta):\n    return np.einsum('ik,ij->kj', Delta, X)\n",
+                      "def batch_grad_W(X, Delta):\n    return (X.T @ Delta).T\n",
+                      "def batch_grad_W(X, Delta):\n    return sum(np.outer(d, x) for d, x in zip(Delta, X))\n",
+                      "def batch_grad_W(X, Delta):\n    return np.tensordot(Delta, X, axes=(0, 0))\n"],
+            "wrong": [W("def batch_grad_W(X, Delta):\n    return np.outer(Delta.sum(axis=0), X.sum(axis=0))\n"),
+                      W("def batch_grad_W(X, Delta):\n    return Delta.T @ X[::-1]\n"),
+                      W("def batch_grad_W(X, Delta):\n    return X.T @ Delta / len(X)\n"),
+                      W("def batch_grad_W(X, Delta):\n    return Delta.T @ X / X.shape[0]\n", "averaged_again",
+                        kind="averaged_again")],
+        },
+        "06_batch_grad_b": {
+            "right": ["def batch_grad_b(Delta):\n    return Delta.sum(axis=0)\n",
+                      "def batch_grad_b(Delta):\n    return np.einsum('ij->j', Delta)\n",
+                      "def batch_grad_b(Delta):\n    return Delta.T @ np.ones(Delta.shape[0])\n",
+                      "def batch_grad_b(Delta):\n    g = np.zeros(Delta.shape[1])\n    for row in Delta:\n        g += row\n"
+                      "    return g\n"],
+            "wrong": [W("def batch_grad_b(Delta):\n    return Delta[0] * len(Delta)\n"),
+                      W("def batch_grad_b(Delta):\n    return Delta.sum(axis=0) / Delta.shape[1]\n"),
+                      W("def batch_grad_b(Delta):\n    return Delta.max(axis=0)\n"),
+                      W("def batch_grad_b(Delta):\n    return np.mean(Delta, axis=0)\n", "averaged", kind="averaged")],
+        },
+        "06_batch_grad_X": {
+            "right": ["def batch_grad_X(W, Delta):\n    return (W.T @ Delta.T).T\n",
+                      "def batch_grad_X(W, Delta):\n    return np.einsum('ik,kj->ij', Delta, W)\n",
+                      "def batch_grad_X(W, Delta):\n    return np.stack([W.T @ d for d in Delta])\n"],
+            "wrong": [W("def batch_grad_X(W, Delta):\n    return np.tile((Delta @ W).mean(axis=0), (len(Delta), 1))\n"),
+                      W("def batch_grad_X(W, Delta):\n    return Delta @ np.abs(W)\n"),
+                      W("def batch_grad_X(W, Delta):\n    return np.sign(Delta) @ W\n"),
+                      W("def batch_grad_X(W, Delta):\n    return (Delta @ W).sum(axis=0)\n", "summed_over_batch",
+                        kind="summed_over_batch")],
+        },
+        "06_relu_backward": {
+            "right": ["def relu_backward(Z, G):\n    return G * (Z > 0)\n",
+                      "def relu_backward(Z, G):\n    return G * np.heaviside(Z, 0.0)\n",
+                      "def relu_backward(Z, G):\n    mask = np.maximum(0.0, Z) > 0\n    return np.where(mask, G, 0)\n",
+                      "def relu_backward(Z, G):\n    out = np.array(G, dtype=float)\n    out[Z <= 0] = 0.0\n    return out\n"],
+            "wrong": [W("def relu_backward(Z, G):\n    return G * (Z < 0)\n"),
+                      W("def relu_backward(Z, G):\n    return G * np.sign(Z)\n"),
+                      W("def relu_backward(Z, G):\n    return G * np.heaviside(Z, 0.5)\n"),
+                      W("def relu_backward(Z, G):\n    return G * np.maximum(Z, 0)\n", "relu_value_as_slope",
+                        kind="relu_value_as_slope")],
+        },
+        "06_softmax_jac": {
+            "right": ["def softmax_jac(z):\n    s = softmax(z)\n    return np.diag(s) - s[:, None] * s[None, :]\n",
+                      "def softmax_jac(z):\n    s = softmax(z)\n    return s[:, None] * (np.eye(len(z)) - s[None, :])\n",
+                      "def softmax_jac(z):\n    e = np.exp(z - z.max())\n    s = e / e.sum()\n"
+                      "    return np.einsum('i,ij->ij', s, np.eye(len(s))) - np.einsum('i,j->ij', s, s)\n",
+                      "from scipy.special import softmax as scipy_softmax\n\n\ndef softmax_jac(z):\n"
+                      "    s = scipy_softmax(z)\n    return np.diag(s) - np.outer(s, s)\n"],
+            "wrong": [W("def softmax_jac(z):\n    s = softmax(z)\n    return np.eye(len(z)) - np.outer(np.ones(len(z)), s)\n"),
+                      W("def softmax_jac(z):\n    s = softmax(z)\n    return np.diag(s) - np.outer(s, 1 - s)\n"),
+                      W("def softmax_jac(z):\n    s = softmax(z)\n    return np.outer(s, 1 - s)\n"),
+                      W("def softmax_jac(z):\n    s = softmax(z)\n    return np.diag(s * (1 - s))\n",
+                        "elementwise_sigmoid", kind="elementwise_sigmoid")],
+        },
+        "06_ce_backward": {
+            "right": ["def ce_backward(Z, labels):\n    N, K = Z.shape\n    return (softmax_rows(Z) - np.eye(K)[labels]) / N\n",
+                      "def ce_backward(Z, labels):\n    top = Z.max(axis=1, keepdims=True)\n"
+                      "    lse = top + np.log(np.exp(Z - top).sum(axis=1, keepdims=True))\n"
+                      "    Y = (np.arange(Z.shape[1]) == labels[:, None]).astype(float)\n"
+                      "    return (np.exp(Z - lse) - Y) / len(Z)\n",
+                      "def ce_backward(Z, labels):\n    out = np.empty_like(Z)\n    for i, (z, k) in enumerate(zip(Z, labels)):\n"
+                      "        s = softmax(z)\n        s[k] -= 1\n        out[i] = s / len(Z)\n    return out\n"],
+            "wrong": [W("def ce_backward(Z, labels):\n    N, K = Z.shape\n    return (softmax_rows(Z) - np.eye(K)[labels]) / K\n"),
+                      W("def ce_backward(Z, labels):\n    N, K = Z.shape\n    return (softmax_rows(Z) - np.eye(K)[labels[::-1]]) / N\n"),
+                      W("def ce_backward(Z, labels):\n    N, K = Z.shape\n    return (np.exp(Z) - np.eye(K)[labels]) / N\n"),
+                      W("def ce_backward(Z, labels):\n    N, K = Z.shape\n    return (np.eye(K)[labels] - softmax_rows(Z)) / N\n",
+                        "sign", kind="sign")],
+        },
+        "06_residual_grad": {
+            "right": ["def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    h = x + v\n    return h + ((1 - v**2) * h) @ W_res\n",
+                      "def residual_grad(x):\n    u = W_res @ x\n    h = x + np.tanh(u)\n"
+                      "    J = np.eye(3) + np.diag(1 / np.cosh(u) ** 2) @ W_res\n    return J.T @ h\n",
+                      # a local variable named like a routine is not a routine
+                      "def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    h = x + v\n    grad = h.copy()\n"
+                      "    grad += W_res.T @ ((1 - v * v) * h)\n    return grad\n"],
+            "wrong": [W("def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    h = x + v\n    return h + W_res.T @ ((1 - v**2) * v)\n"),
+                      W("def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    return x + v + W_res.T @ (1 - v**2)\n"),
+                      W("def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    h = x + v\n    return x + W_res.T @ ((1 - v**2) * h)\n"),
+                      W("def residual_grad(x):\n    v = np.tanh(W_res @ x)\n    h = x + v\n    return W_res.T @ ((1 - v**2) * h)\n",
+                        "missing_skip", kind="missing_skip")],
+        },
+        "06_net_grad_W1": {
+            "right": [
+                # composed from the student's own layer functions
+                "def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                "    D2 = ce_backward(Z2, labels)\n    return batch_grad_W(X, relu_backward(Z1, batch_grad_X(W2, D2)))\n",
+                "def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                "    S = softmax_rows(Z2)\n    S[np.arange(len(X)), labels] -= 1\n"
+                "    D1 = np.einsum('ik,kh->ih', S / len(X), W2) * (A1 > 0)\n    return np.einsum('ih,in->hn', D1, X)\n",
+                "def net_grad_W1(W1, b1, W2, b2, X, labels):\n    g = np.zeros_like(W1)\n"
+                "    for x, k in zip(X, labels):\n        z1 = W1 @ x + b1\n        s = softmax(W2 @ np.maximum(z1, 0) + b2)\n"
+                "        s[k] -= 1\n        g += np.outer((W2.T @ s) * (z1 > 0), x)\n    return g / len(X)\n"],
+            "wrong": [W("def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                        "    D2 = (softmax_rows(Z2) - np.eye(W2.shape[0])[labels]) / len(X)\n"
+                        "    return ((D2 @ W2) * (X @ W1.T > 0)).T @ X\n"),
+                      W("def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                        "    D2 = (softmax_rows(Z2) - np.eye(W2.shape[0])[labels]) / len(X)\n"
+                        "    return ((D2 @ W2) * (Z1 > 0)).T @ X / len(X)\n"),
+                      W("def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                        "    D2 = (softmax_rows(Z2) - np.eye(W2.shape[0])[labels]) / len(X)\n"
+                        "    return ((D2 @ W2) * (Z1 > 0) * (1 - Z1)).T @ X\n"),
+                      W("def net_grad_W1(W1, b1, W2, b2, X, labels):\n    Z1, A1, Z2 = net_forward(W1, b1, W2, b2, X)\n"
+                        "    D2 = (softmax_rows(Z2) - np.eye(W2.shape[0])[labels]) / len(X)\n    return (D2 @ W2).T @ X\n",
+                        "missing_mask", kind="missing_mask")],
         },
     },
 }

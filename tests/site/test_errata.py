@@ -1,6 +1,6 @@
 """The course must not repeat the seeds' errata (/work/shared/seeds/ERRATA.md), and its text must be its own.
 
-Every check reads the course as shipped: the markdown cells and lesson code of the five source notebooks,
+Every check reads the course as shipped: the markdown cells and lesson code of the source notebooks,
 the hand-written site pages, the reference page's rules, README.md and AUTHORING.md. Each check is a
 function that returns a list of problems (one line each, naming where); each test asserts the list is
 empty for the course AND non-empty for the seed's wrong statement (test_the_checks_catch_the_seed_errata),
@@ -662,3 +662,21 @@ def test_prose_is_not_copied_from_the_seeds():
     # the check itself sees a copied sentence
     sample = next(iter(sorted(seed_shingles)))
     assert copied_runs(f"Here we write {sample} in our own page.", seed_shingles)
+
+
+_SEED_TALK = re.compile(r"\bseeds\b|\bseeds'|extracted text", re.IGNORECASE)
+
+
+def seed_talk_problems(text: str) -> list[str]:
+    """The course cites its sources by name, as a textbook does: never "the seeds" or "extracted text"."""
+    return [f"{m.group(0)!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}" for m in _SEED_TALK.finditer(text)]
+
+
+def test_lesson_text_cites_sources_by_name():
+    """Markdown and code (comments and printed text reach the student) of every notebook."""
+    problems = [f"{nb.stem} cell {i}: {p}" for nb in NOTEBOOKS
+                for i, cell in enumerate(_notebook_cells(nb)) for p in seed_talk_problems("".join(cell["source"]))]
+    assert not problems, _report(problems)
+    assert seed_talk_problems("print(\"seeds' version:\", report)") and seed_talk_problems(
+        "The extracted text of source 001 mangles it.")
+    assert not seed_talk_problems("rng = np.random.default_rng(seed=5)  # a fixed seed")

@@ -29,7 +29,8 @@ def test_the_page_covers_what_the_course_teaches():
     assert len(BY_KEY) == len(rr.RULES), "rule keys must be unique"
     for key in ["power", "product", "jacobian_layout", "add_w", "add_x", "sub_x", "mul_w", "mul_x", "div_w",
                 "div_x", "expand_add_z", "sum_reduce", "dot_w", "chain_single", "chain_total", "chain_vector",
-                "neuron_w", "neuron_b", "mse_w", "mse_b"]:
+                "neuron_w", "neuron_b", "mse_w", "mse_b", "chain_shapes", "dense_W", "batch_W", "batch_b",
+                "softmax_ce", "fan_out"]:
         assert key in BY_KEY
     assert {r.section for r in rr.RULES} == set(rr.SECTIONS)
 
@@ -53,7 +54,7 @@ def test_a_transposed_jacobian_is_caught(key):
     _fails(dataclasses.replace(rule, claim=lambda **kw: sp.sympify(rule.claim(**kw)).T))
 
 
-@pytest.mark.parametrize("key", ["sub_x", "div_x", "trig", "mse_w", "softmax"])
+@pytest.mark.parametrize("key", ["sub_x", "div_x", "trig", "mse_w", "softmax", "softmax_ce"])
 def test_a_sign_error_is_caught(key):
     rule = BY_KEY[key]
     _fails(dataclasses.replace(rule, claim=lambda **kw: -sp.sympify(rule.claim(**kw))))

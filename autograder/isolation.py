@@ -1,0 +1,283 @@
+"""What the sandbox may do: the process isolation the runner applies to itself before any notebook code.
+
+`enter_sandbox(job)` runs in the forked sandbox process (autograder.runner.serve), after the heavy
+imports and before the first cell, in this order:
+
+1. its own cgroup (join_cgroup): processes and memory of the whole sandbox, children included;
+2. new network, IPC and (where possible) user namespaces (isolate_network): no traffic of any kind,
+   no System V IPC or keyring shared with the host or the next sandbox;
+3. a size-limited tmpfs over its working folder, in a new mount namespace (private_workdir);
+4. rlimits (set_limits): address space, CPU seconds, file size, processes; no core files;
+5. Landlock (autograder.landlock): read-only system and Python folders, read-write working folder,
+   no TCP, no signals outside;
+6. no Linux capabilities (drop_capabilities).
+
+Each step is best effort: what could not be applied is named in the warning line it returns (the
+grader prints it once), never silently. `remove_cgroup` is the grader's side: after a run it kills
+what is left in the sandbox's cgroup and removes it. Threat: the notebook is hostile code; these limits
+keep one submission from reaching the machine, the grader's files, the network or another sandbox.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import time
+
+from autograder.messages import error_text
+
+
+def enter_sandbox(job: dict) -> str | None:
+    """New namespaces (network, IPC, user), a size-limited private working folder, rlimits, Landlock,
+    then no capabilities; returns a warning line naming each limit that could not be applied (None when
+    all were)."""
+    warnings = [join_cgroup(job.get("limits", {}))]
+    if job.get("isolate_network", True):
+        warnings.append(isolate_network())
+    disk_mb = job.get("limits", {}).get("disk_mb")
+    if disk_mb:
+        warnings.append(private_workdir(job["workdir"], disk_mb))
+    set_limits(job.get("limits", {}))
+    os.chdir(job["workdir"])
+    fs = job.get("landlock")
+    if fs:
+        from autograder.landlock import LandlockUnavailable, restrict
+
+        try:
+            restrict(fs["read_only"], fs["read_write"])
+        except LandlockUnavailable as exc:
+            warnings.append(f"warning: file access is not restricted ({exc})")
+    drop_capabilities()
+    return "; ".join(w for w in warnings if w) or None
+
+
+# ---------------------------------------------------------------------------------------------
+# cgroup: processes and memory of the whole sandbox
+
+CGROUP_PREFIX = "chainrule-sbx-"
+
+
+def _cgroup_bases() -> dict[str, str]:
+    """{controller: folder of this process's cgroup} for the pids and memory controllers (cgroup v1
+    hierarchies, or the v2 one under the name "unified" when it delegates both to children)."""
+    try:
+        with open("/proc/self/cgroup") as fh:
+            own = [ln.rstrip("\n").split(":", 2) for ln in fh]
+        with open("/proc/self/mountinfo") as fh:
+            mounts = [ln.split() for ln in fh]
+    except OSError:
+        return {}
+    bases = {}
+    for m in mounts:
+        sep = m.index("-")
+        fstype, opts = m[sep + 1], m[sep + 3].split(",")
+        root, point = m[3], m[4]
+        for _, ctrls, path in own:
+            names = ctrls.split(",") if ctrls else []
+            if fstype == "cgroup" and names:
+                hit = [c for c in ("pids", "memory") if c in names and c in opts]
+            elif fstype == "cgroup2" and not names:
+                hit = ["unified"]
+            else:
+                continue
+            rel = os.path.relpath(path, root) if path.startswith(root) else None
+            if rel is None or rel.startswith(".."):
+                continue
+            for c in hit:
+                bases.setdefault(c, os.path.normpath(os.path.join(point, rel)))
+    if "unified" in bases:
+        try:
+            with open(os.path.join(bases["unified"], "cgroup.subtree_control")) as fh:
+                delegated = fh.read().split()
+        except OSError:
+            delegated = []
+        if not {"pids", "memory"} <= set(delegated) or ("pids" in bases and "memory" in bases):
+            del bases["unified"]
+    return bases
+
+
+def join_cgroup(limits: dict) -> str | None:
+    """Move this process into a new cgroup of its own with pids.max = `procs` and a memory limit of
+    memory_mb + disk_mb (its tmpfs is charged there too): rlimits count per process, so without it a
+    notebook could fork until the machine runs out of processes or memory, stalling every other
+    sandbox and the grader. Escaped processes stay in it (see remove_cgroup). Needs write access to the
+    cgroup file system (root, or a delegated v2 cgroup); returns a warning line when root could not do it
+    (other users usually cannot: for them it is skipped silently, like the rlimit-only fallback)."""
+    procs, memory = int(limits.get("procs") or 0), int(limits.get("memory_mb") or 0)
+    if not procs:
+        return None
+    bases = _cgroup_bases()
+    if not bases:
+        return "warning: processes are not limited per sandbox (no cgroup)" if os.geteuid() == 0 else None
+    name = f"{CGROUP_PREFIX}{os.getpid()}"
+    mem = (memory + int(limits.get("disk_mb") or 0)) * 2**20 if memory else 0
+    try:
+        for ctrl, base in bases.items():
+            d = os.path.join(base, name)
+            os.makedirs(d, 0o755, exist_ok=True)  # a stale one of a grader that died: ours now
+            settings = {"pids": [("pids.max", procs)], "memory": [("memory.limit_in_bytes", mem)] if mem else [],
+                        "unified": [("pids.max", procs)] + ([("memory.max", mem)] if mem else [])}[ctrl]
+            for fname, value in settings:
+                with open(os.path.join(d, fname), "w") as fh:
+                    fh.write(str(value))
+            with open(os.path.join(d, "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+    except OSError as exc:
+        return f"warning: processes are not limited per sandbox ({error_text(exc)})" if os.geteuid() == 0 else None
+    return None
+
+
+def remove_cgroup(pid: int, timeout: float = 3.0) -> None:
+    """Grader side, after sandbox `pid` ended: kill whatever is left in its cgroups (processes that
+    left its session) and remove them. Best effort, never raises."""
+    deadline = time.monotonic() + timeout
+    for base in _cgroup_bases().values():
+        d = os.path.join(base, f"{CGROUP_PREFIX}{int(pid)}")
+        if not os.path.isdir(d):
+            continue
+        while True:
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as fh:
+                    left = [int(v) for v in fh.read().split()]
+                for p in left:
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.rmdir(d)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------------------------
+# namespaces: network, System V IPC, user (keyring)
+
+CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x10000000, 0x40000000, 0x08000000
+
+
+def isolate_network() -> str | None:
+    """Move this process into new namespaces: network (empty, only a loopback that is down: no UDP, raw
+    or any other socket reaches a host, which Landlock (TCP only) cannot promise), IPC (System V shared
+    memory, message queues and semaphores, which Landlock does not cover and which outlive the process,
+    become private to this sandbox and vanish with it: no data or pinned memory left for a later
+    sandbox, no access to the host's segments) and, where possible, user (mapping our own uid/gid to
+    themselves, so files behave as before, but with an empty user keyring: keys added by one sandbox are
+    not seen by the next one, nor are the host user's keys). Needs a single-threaded process (the forked
+    sandbox is) for the user namespace; root can do without one. Returns a warning line naming what
+    could not be isolated (None when all was)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        uid, gid = os.getuid(), os.getgid()
+        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
+            _map_ids(uid, gid)
+            return None
+        errors = [os.strerror(ctypes.get_errno())]
+        if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0:
+            return None  # root without a user namespace: only the user keyring stays shared
+        errors.append(os.strerror(ctypes.get_errno()))
+        for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET):  # an IPC namespace alone may be refused
+            if libc.unshare(flags) == 0:
+                if flags & CLONE_NEWUSER:
+                    _map_ids(uid, gid)
+                return (f"warning: System V IPC is not isolated: unshare(CLONE_NEWIPC) failed ({errors[1]}), "
+                        f"with a user namespace too ({errors[0]})")
+    except (OSError, AttributeError) as exc:
+        return f"warning: network is not isolated (UDP is not blocked): {error_text(exc)}"
+    return (f"warning: network is not isolated (UDP is not blocked): unshare(CLONE_NEWNET|CLONE_NEWIPC) failed "
+            f"({errors[1]}), with a user namespace too ({errors[0]})")
+
+
+def _map_ids(uid: int, gid: int) -> None:
+    """In a new user namespace: map our uid and gid to themselves (unmapped, new files could not be
+    created); setgroups is denied first, as the kernel requires of an unprivileged process."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        try:
+            with open(f"/proc/self/{name}", "w") as fh:
+                fh.write(text)
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# a private, size-limited working folder
+
+CLONE_NEWNS = 0x00020000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
+
+
+def private_workdir(workdir: str, disk_mb: int) -> str | None:
+    """Put a size-limited tmpfs (`disk_mb` MiB, disk_mb * 64 inodes, no exec/suid/devices) over `workdir`,
+    in a new mount namespace, and copy what was in it (the assignment's files) onto it. RLIMIT_FSIZE only
+    caps each file: without this a notebook could fill the grader's disk with many of them (the gradebook
+    and every other sandbox write there too). Returns a warning line when it cannot be done."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    old = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if libc.unshare(CLONE_NEWNS) != 0:
+            return f"warning: disk use is not limited: unshare(CLONE_NEWNS) failed ({os.strerror(ctypes.get_errno())})"
+        # nothing we mount may propagate back to the grader's mount namespace
+        if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+            return f"warning: disk use is not limited: mount --make-rprivate failed ({os.strerror(ctypes.get_errno())})"
+        opts = f"size={int(disk_mb)}m,nr_inodes={int(disk_mb) * 64},mode=700".encode()
+        if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0:
+            return f"warning: disk use is not limited: mounting a tmpfs failed ({os.strerror(ctypes.get_errno())})"
+        shutil.copytree(f"/proc/self/fd/{old}", workdir, symlinks=True, dirs_exist_ok=True)
+        return None
+    finally:
+        os.close(old)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-process limits and privileges
+
+
+def set_limits(limits: dict) -> None:
+    """rlimits from the job: memory_mb (address space), cpu_s, fsize_mb, nproc; no core files."""
+    pairs = [(resource.RLIMIT_CORE, 0)]
+    if limits.get("memory_mb"):
+        pairs.append((resource.RLIMIT_AS, int(limits["memory_mb"]) * 2**20))
+    if limits.get("cpu_s"):
+        pairs.append((resource.RLIMIT_CPU, int(limits["cpu_s"])))
+    if limits.get("fsize_mb"):
+        pairs.append((resource.RLIMIT_FSIZE, int(limits["fsize_mb"]) * 2**20))
+    if limits.get("nproc"):
+        pairs.append((resource.RLIMIT_NPROC, int(limits["nproc"])))
+    for which, value in pairs:
+        try:
+            soft, hard = resource.getrlimit(which)
+            new = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (new, new))
+        except (ValueError, OSError):
+            pass
+
+
+def drop_capabilities() -> None:
+    """Give up every Linux capability (a grader run as root would otherwise hand the notebook
+    CAP_SYS_RESOURCE to lift its rlimits, CAP_SYS_MODULE, ...): empty the bounding and ambient sets
+    where allowed, then the effective, permitted and inheritable sets. Best effort, never raises; with
+    no_new_privs (set for Landlock) an exec cannot regain them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in range(64):
+            if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP; EINVAL: past the last
+                break
+        libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+
+        class _Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class _Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        header = _Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3: two data structs
+        data = (_Data * 2)()
+        libc.capset(ctypes.byref(header), data)
+    except (OSError, AttributeError):
+        pass
