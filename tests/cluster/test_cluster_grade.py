@@ -152,7 +152,7 @@ def test_a_worker_with_another_chainrule_is_refused(collected, dask_cluster, cap
     there; when every worker differs, grading does not start."""
     from autograder import cluster, sandbox
     from autograder.course import CourseError
-    from autograder.grading import load_plan, student_job
+    from autograder.grading import build_reference, load_plan, student_job
     from autograder.notebooks import read_notebook
 
     address, client = dask_cluster
@@ -177,7 +177,7 @@ def test_a_worker_with_another_chainrule_is_refused(collected, dask_cluster, cap
 
     plan = load_plan(Course.open(course), "02_small")
     nb = plan.notebooks[0]
-    ref = type("Ref", (), {"entries": {ex.grade_id: {"probes": None} for ex in nb.exercises}})()
+    ref = build_reference(plan, limits=sandbox.Limits(timeout=30), protect=[])[nb.stem]
     job = student_job(nb, ref, read_notebook(course / "release" / "02_small" / "02_small.ipynb"))
     try:
         client.run(pretend, "chainrule 0.0.1 (0123456789ab)", workers=[workers[0]])
