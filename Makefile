@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # nbgrader shells out to `alembic` for its gradebook: the venv's bin must be on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup test lint lab demo site clean bench
+.PHONY: setup test lint lab demo site clean bench hub hub-setup hub-stop hub-remove
 
 setup: $(STAMP)
 
@@ -26,6 +26,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test: setup lint
+	@$(MAKE) --no-print-directory hub-setup || echo "warning: no configurable-http-proxy; the JupyterHub test will be skipped"
 	$(PY) -m pytest -q -n $(JOBS) --dist loadgroup
 
 lab: setup
@@ -45,6 +46,27 @@ bench: setup
 	$(PY) bench/bench_grade.py
 	$(PY) bench/bench_site.py
 	$(PY) bench/bench_cluster.py
+
+# A JupyterHub for one class on 127.0.0.1 (deploy/hub/): demo accounts, nbgrader's exchange; needs root.
+HUB_STATE ?= /var/lib/chainrule-hub
+HUB_PORT ?= 8000
+HUB_PROXY_STAMP := deploy/hub/node_modules/.installed
+
+hub-setup: $(HUB_PROXY_STAMP)
+
+$(HUB_PROXY_STAMP): deploy/hub/package.json deploy/hub/package-lock.json
+	bash deploy/hub/install_proxy.sh
+	@touch $@
+
+hub: setup hub-setup
+	$(PY) deploy/hub/hubctl.py start --state $(HUB_STATE) --port $(HUB_PORT)
+
+hub-stop:
+	$(PY) deploy/hub/hubctl.py stop --state $(HUB_STATE)
+
+# stop, then delete the demo accounts (and their homes) and $(HUB_STATE)
+hub-remove:
+	$(PY) deploy/hub/hubctl.py remove --state $(HUB_STATE)
 
 clean:
 	rm -rf $(COURSE)/release $(COURSE)/submitted $(COURSE)/autograded $(COURSE)/feedback \

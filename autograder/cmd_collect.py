@@ -25,7 +25,9 @@ __all__ = ["CollectError", "add_arguments", "collect", "format_timestamp", "pars
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="folder or .zip of submissions (nbgrader tree or LMS export)")
+    parser.add_argument("source", nargs="?", help="folder or .zip of submissions (nbgrader tree or LMS export)")
+    parser.add_argument("--exchange", action="store_true",
+                        help="collect from nbgrader's exchange instead (the student is the submission's owner)")
     parser.add_argument("--max-file-mb", type=float, default=20.0,
                         help="a notebook larger than this (at most the 20 MiB that grade reads) is stored "
                              "without its outputs, which are never graded; if still larger, as it came "
@@ -39,6 +41,13 @@ def run(args: argparse.Namespace) -> int:
     if not (args.max_file_mb > 0 and args.max_total_mb > 0):
         print("error: --max-file-mb and --max-total-mb must be > 0", file=sys.stderr)
         return 2
+    if (args.source is None) == (not args.exchange):
+        print("error: give either SOURCE (a folder or zip) or --exchange", file=sys.stderr)
+        return 2
+    if args.exchange:  # nbgrader's exchange: autograder/exchange.py
+        from autograder import exchange
+
+        return exchange.run_collect(args)
     course = Course.open(args.course, args.db)
     mb = 1_000_000
     try:

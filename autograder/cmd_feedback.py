@@ -31,6 +31,8 @@ _HEADING = re.compile(r"^#{1,6}\s.*\b(Exercise|Question|Problem|Task)\b[^\n]*", 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
     parser.add_argument("--student", action="append", default=None, metavar="ID", help="only these students")
+    parser.add_argument("--exchange", action="store_true",
+                        help="also return the pages through nbgrader's exchange (students run Fetch Feedback)")
 
 
 def prompts(course: Course, assignment: str) -> dict[str, str]:
@@ -248,7 +250,12 @@ def run(args: argparse.Namespace) -> int:
     missing = sum(1 for a in data.assignments for s in data.students if (a, s) not in data.submissions)
     print(f"feedback: {len(written)} pages in {root} ({missing} missing submissions have none); "
           f"index {root / 'index.html'}")
-    return 0 if not skipped else 1
+    status = 0 if not skipped else 1
+    if args.exchange:  # nbgrader's exchange: autograder/exchange.py
+        from autograder import exchange
+
+        status = 1 if exchange.return_feedback(course, written) else status
+    return status
 
 
 def _write_index(root: Path, data: ClassData, written) -> None:

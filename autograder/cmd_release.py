@@ -11,6 +11,8 @@ from autograder.course import Course, CourseError
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     parser.add_argument("--quiet", action="store_true", help="print only problems")
+    parser.add_argument("--exchange", action="store_true",
+                        help="also publish each student copy to nbgrader's exchange (students fetch it)")
 
 
 def release(course: Course, assignment: str) -> list[str]:
@@ -57,6 +59,11 @@ def run(args) -> int:
             print(f"{a}: LEAK in the student copy (deleted):", file=sys.stderr)
             for leak in leaks:
                 print(f"  {leak}", file=sys.stderr)
-        elif not args.quiet:
+            continue
+        if not args.quiet:
             print(f"{a}: released to {course.release / a}")
+        if args.exchange:  # nbgrader's exchange: autograder/exchange.py
+            from autograder import exchange
+
+            print(f"{a}: published to {exchange.publish(course, a)}")
     return status
