@@ -71,6 +71,7 @@ bench: setup
 	$(PY) bench/bench_numdiff.py
 	$(PY) bench/bench_grade.py
 	$(PY) bench/bench_site.py
+	$(PY) bench/bench_cluster.py
 
 # A JupyterHub for one class on 127.0.0.1 (deploy/hub/): demo accounts, nbgrader's exchange; needs root.
 HUB_STATE ?= /var/lib/chainrule-hub

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from autograder import sandbox
 from autograder.classdata import hand_points
+from autograder.cluster import ClusterLost
 from autograder.course import Course, CourseError
 from autograder.textclean import clean, reason
 
@@ -33,6 +34,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB")
     parser.add_argument("--force", action="store_true", help="regrade those already graded")
     parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
+    parser.add_argument("--cluster", metavar="ADDRESS", default=None,
+                        help="run the sandboxes on a Dask cluster: tcp://host:8786 (a running scheduler) or "
+                             "local:N (N worker processes here); --jobs is then the cluster's size "
+                             "(docs/large-class.md)")
 
 
 def run(args) -> int:
@@ -42,7 +47,17 @@ def run(args) -> int:
     course = Course.open(args.course, args.db)
     names = course.resolve_assignments(args.assignments)
     limits = sandbox.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
-    return Grader(course, limits, jobs=args.jobs).run(names, force=args.force, students=args.student)
+    grader = Grader(course, limits, jobs=args.jobs)
+    if args.cluster:  # the gradebook opened first: a bad --db fails before a cluster is started
+        from autograder.cluster import DaskSandboxes
+
+        grader.sandboxes = DaskSandboxes(args.cluster, out=grader.out)
+        grader.jobs = grader.sandboxes.slots
+    try:
+        return grader.run(names, force=args.force, students=args.student)
+    finally:
+        if grader.sandboxes is not None:
+            grader.sandboxes.close()
 
 
 class _Interrupted(Exception):
@@ -50,12 +65,13 @@ class _Interrupted(Exception):
 
 
 class Grader:
-    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None):
+    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None, sandboxes=None):
         from autograder.results import ResultsStore
 
         self.course = course
         self.limits = limits
         self.jobs = jobs
+        self.sandboxes = sandboxes   # None: sandboxes on this machine; else e.g. cluster.DaskSandboxes
         self.out = out or sys.stderr
         self.store = ResultsStore(course.gradebook_url)
         self.protect = [course.root]
@@ -131,6 +147,9 @@ class Grader:
             kept = len(self.summary)
             print(f"\ninterrupted: {kept} verdict(s) kept; rerun to grade the rest", file=self.out)
             return 130
+        except ClusterLost as exc:
+            print(f"\nerror: {exc}; {len(self.summary)} verdict(s) kept; rerun to grade the rest", file=self.out)
+            return 2
         finally:
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
@@ -182,6 +201,8 @@ class Grader:
                     a, s = pending.pop(fut)
                     try:
                         outcome = fut.result()
+                    except ClusterLost:
+                        raise
                     except Exception as exc:  # a bug or an OS failure: this submission only
                         outcome = {"notebooks": {}, "duration": 0.0,
                                    "ungraded": f"grader error: {type(exc).__name__}: {exc}"[:300]}
@@ -190,6 +211,8 @@ class Grader:
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             sandbox.kill_all()
+            if self.sandboxes is not None:
+                self.sandboxes.cancel()
             raise
         finally:
             progress.close()
@@ -239,7 +262,8 @@ class Grader:
                 out["ungraded"] = f"not a valid notebook: {exc}"
                 return out
             job = student_job(nb, ref[nb.stem], submitted)
-            result = run_student(job, limits=self.limits, protect=self.protect)
+            run = self.sandboxes.run_student if self.sandboxes is not None else run_student
+            result = run(job, limits=self.limits, protect=self.protect)
             out["duration"] += result.duration
             if result.ungraded:
                 out["ungraded"] = result.ungraded

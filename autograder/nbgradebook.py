@@ -24,14 +24,17 @@ def record_nbgrader(course, assignment: str, student: str, auto_scores: dict | N
     scores already in the gradebook ({grade_id: score}) so they can be reported too."""
     import warnings
 
-    from nbgrader.api import MissingEntry
+    from nbgrader.api import InvalidEntry, MissingEntry
 
     from autograder.nbgrader_api import gradebook
 
     manual: dict[str, float] = {}
     with warnings.catch_warnings(), gradebook(course) as gb:
         warnings.simplefilter("ignore")  # nbgrader's add_submission trips SQLAlchemy 2 autoflush warnings
-        gb.update_or_create_student(student)
+        try:
+            gb.update_or_create_student(student)
+        except InvalidEntry:  # another grader (another assignment) added this student since we looked
+            gb.find_student(student)
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:

@@ -6,6 +6,7 @@ mistake and the student-facing message). Works with any SQLAlchemy URL (sqlite b
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 
@@ -61,6 +62,27 @@ RESULTS = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default="{}"),
     sa.Column("position", sa.Integer, nullable=False, default=0),
 )
+
+
+@contextlib.contextmanager
+def _schema_lock(engine):
+    """Hold PostgreSQL's advisory lock while tables are created: two graders starting on a new database
+    at once would otherwise both create nbgrader's tables and one would fail. SQLite serialises this
+    with its own file lock (nothing to do)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _SCHEMA_LOCK_KEY})
+            conn.commit()
+
+
+_SCHEMA_LOCK_KEY = 0x6368_6169_6E72  # "chainr": any constant shared by every grader of this project
 
 
 def _create_nbgrader_tables(db_url: str) -> None:
@@ -137,12 +159,16 @@ class ResultsStore:
 
     def __init__(self, db_url: str):
         self.db_url = db_url
-        kwargs = {"connect_args": {"timeout": 60}} if db_url.startswith("sqlite") else {}
+        kwargs = {"connect_args": {"timeout": 60}} if db_url.startswith("sqlite") else {"pool_pre_ping": True}
         try:
             self.engine = sa.create_engine(db_url, **kwargs)
-            if not sa.inspect(self.engine).get_table_names():
-                _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
-            _META.create_all(self.engine)
+            with _schema_lock(self.engine):
+                if not sa.inspect(self.engine).get_table_names():
+                    _create_nbgrader_tables(db_url)  # nbgrader stamps a new database only when it is empty
+                try:
+                    _META.create_all(self.engine)
+                except sa.exc.OperationalError:  # sqlite: another process created them since we looked
+                    _META.create_all(self.engine)
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
             raise GradebookError(gradebook_problem(db_url, exc)) from None
 

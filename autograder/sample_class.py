@@ -211,7 +211,8 @@ def generate(course: Course, n_students: int, *, seed: int = 0, output: Path | N
         if missing:
             from autograder.__main__ import main
 
-            if main(["--course", str(course.root), "release", "--quiet", *missing]) != 0:
+            db = ["--db", course.db_url] if course.db_url else []   # the same gradebook as the caller's
+            if main(["--course", str(course.root), *db, "release", "--quiet", *missing]) != 0:
                 raise CourseError(f"release of {', '.join(missing)} failed; cannot make a sample class")
     materials = [AssignmentMaterial(course, a) for a in names]
     output = Path(output) if output else course.root / ".sample"

@@ -38,7 +38,11 @@ def _with_alarm(fn, seconds, args, kwargs):
         # an enclosing limit expires first: let it do the interrupting
         return True, fn(*args, **kwargs)
 
+    live = [True]   # the handler raises only while the call is guarded
+
     def _raise(signum, frame):
+        if not live[0]:
+            return
         # Python ignores an exception raised inside a weakref callback or __del__ (printing "Exception
         # ignored"): fire again shortly, so a swallowed Timeout cannot let the call run on unlimited.
         signal.setitimer(signal.ITIMER_REAL, REARM)
@@ -46,12 +50,19 @@ def _with_alarm(fn, seconds, args, kwargs):
 
     start = time.monotonic()
     previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return True, fn(*args, **kwargs)
-    except Timeout:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds)   # inside: an alarm can land at once
+            return True, fn(*args, **kwargs)
+        except Timeout:
+            return False, None
+        finally:
+            live[0] = False
+    except Timeout:  # the deadline landed as fn returned, before the handler was switched off
+        live[0] = False
         return False, None
     finally:
+        live[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer_remaining > 0:

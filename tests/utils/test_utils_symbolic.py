@@ -409,3 +409,31 @@ def test_a_timeout_swallowed_by_a_finalizer_fires_again():
     finished, value = call_with_timeout(work, 0.1)
     assert (finished, value) == (False, None)
     assert time.monotonic() - t0 < 1.5
+
+
+def test_a_deadline_landing_as_the_call_returns_leaves_no_alarm_behind():
+    """Thousands of calls that finish right at their deadline: the Timeout never escapes, and no
+    armed timer or handler is left to fire later in unrelated code (it once crashed a grader)."""
+    import signal
+    import time
+
+    from chainrule_utils.symbolic.timelimit import Timeout, call_with_timeout
+
+    def busy(seconds):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+        return 1
+
+    outcomes = set()
+    for i in range(1500):
+        finished, value = call_with_timeout(busy, 0.0015, 0.001 + (i % 7) * 1e-4)
+        outcomes.add(finished)
+        assert value == (1 if finished else None)
+        assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert outcomes == {True, False}
+    try:
+        time.sleep(0.1)
+    except Timeout:
+        raise AssertionError("a stray Timeout fired after the calls") from None
