@@ -28,9 +28,10 @@ def test_verify_passes_on_the_tiny_course_and_leaves_the_course_untouched(tmp_pa
 
 def test_verify_lists_every_violation(tmp_path):
     nb = tiny_notebook()
-    # the solution calls the function it differentiates (the tripwire makes it fail in a student copy)
+    # the solution evaluates the function it differentiates next to the point (a finite-difference step:
+    # the trap counts it in a student copy)
     nb.cells[4].source = nb.cells[4].source.replace("return np.cos(x) * x**2 + 2 * x * np.sin(x)",
-                                                    "return np.cos(x) * x**2 + 2 * x * np.sin(x) + 0 * h(x)")
+                                                    "return np.cos(x) * x**2 + 2 * x * np.sin(x) + 0 * h(x + 1e-6)")
     # a "wrong" answer that is right
     nb.cells[5].source = nb.cells[5].source.replace("return -(np.cos(x) * x**2 + 2 * x * np.sin(x))",
                                                     "return np.cos(x) * x**2 + 2 * x * np.sin(x)")
@@ -42,7 +43,7 @@ def test_verify_lists_every_violation(tmp_path):
     proc = _verify(course)
     assert proc.returncode == 1
     out = proc.stdout
-    assert "t_jac: the source solution scores 0/2" in out and "values of `h`" in out
+    assert "t_jac: the source solution scores 0/2" in out and "evaluated h" in out
     assert "t_jac: catalogued wrong answer 1 (sign) scores 2/2" in out
     assert "t_shape: the blank student copy scores 1/1" in out
     assert "t_expr: catalogued wrong answer 0 (missing_inner) raises in the source notebook" in out
