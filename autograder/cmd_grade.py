@@ -1,7 +1,8 @@
 """`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided in this process.
 
 Per assignment: the source notebooks run once (reference answers at probes drawn now from a secret
-seed); each submission runs in its own sandbox (N at a time); its answers are judged here, and the
+seed); each submission runs in its own sandbox (N at a time); its answers are judged in a limited
+worker process (autograder.judging_pool: CPU, memory and a judging budget per submission), and the
 verdict is written at once (our tables + nbgrader's gradebook + autograded/<student>/<a>/).
 Ctrl-C / SIGTERM kill the sandboxes, keep finished verdicts and exit 130; a rerun grades the rest.
 Exit 0 even when some submissions are ungraded (they are listed), 2 on usage/course errors (an
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 
 from autograder import sandbox
 from autograder.course import Course, CourseError
+from autograder.judging_pool import JudgeLimits
 
 
 def add_arguments(parser) -> None:
@@ -29,18 +31,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook (s)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell (s)")
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook")
+    parser.add_argument("--judge-budget", type=float, default=JudgeLimits.budget_cpu_s, metavar="S",
+                        help="CPU seconds to judge one submission's answers (an exercise gets at most half)")
     parser.add_argument("--force", action="store_true", help="regrade those already graded")
     parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
 
 
 def run(args) -> int:
-    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6) or args.memory < 64:
-        print("error: --jobs must be >= 1, timeouts > 0 and --memory >= 64", file=sys.stderr)
+    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6) or args.memory < 64 \
+            or not (1 <= args.judge_budget < 1e6):
+        print("error: --jobs must be >= 1, timeouts > 0, --memory >= 64 and --judge-budget >= 1", file=sys.stderr)
         return 2
     course = Course.open(args.course, args.db)
     names = course.resolve_assignments(args.assignments)
     limits = sandbox.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
-    return Grader(course, limits, jobs=args.jobs).run(names, force=args.force, students=args.student)
+    judging = JudgeLimits(budget_cpu_s=args.judge_budget, exercise_cpu_s=args.judge_budget / 2)
+    return Grader(course, limits, jobs=args.jobs, judging=judging).run(names, force=args.force,
+                                                                        students=args.student)
 
 
 class _Interrupted(Exception):
@@ -48,9 +55,12 @@ class _Interrupted(Exception):
 
 
 class Grader:
-    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None):
+    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None,
+                 judging: JudgeLimits | None = None):
+        from autograder.judging_pool import JudgePool
         from autograder.results import ResultsStore
 
+        self.judges = JudgePool(1, judging or JudgeLimits())   # judging happens in _record (one submission at a time)
         self.course = course
         self.limits = limits
         self.jobs = jobs
@@ -121,6 +131,7 @@ class Grader:
             return 0
         old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
         try:
+            self.judges.start()
             with _quiet_gradebook():
                 self._grade(todo)
         except (KeyboardInterrupt, _Interrupted):
@@ -129,6 +140,7 @@ class Grader:
             print(f"\ninterrupted: {kept} verdict(s) kept; rerun to grade the rest", file=self.out)
             return 130
         finally:
+            self.judges.close()
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
         self._print_summary()
@@ -278,12 +290,13 @@ class Grader:
         stamp = version(folder, [nb.stem for nb in plan.notebooks])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         verdicts = {}
+        budget = self.judges.budget()   # each answer judged in a limited worker process
         if not outcome["ungraded"]:
             try:
                 for nb in plan.notebooks:
                     pair = outcome["notebooks"].get(nb.stem)
                     if pair is not None:
-                        verdicts[nb.stem] = judge_notebook(pair[0], ref[nb.stem], pair[1])
+                        verdicts[nb.stem] = judge_notebook(pair[0], ref[nb.stem], pair[1], judge=budget.judge)
             except Exception as exc:  # never let one submission stop the batch
                 outcome["ungraded"] = f"grader error while judging: {type(exc).__name__}: {exc}"[:300]
         if outcome["ungraded"]:
@@ -325,7 +338,8 @@ class Grader:
         self.store.record(SubmissionRow(a, student, "graded", None, score, plan.max_points, now,
                                         outcome["duration"], stamp), rows)
         self.summary.append((a, student, "graded", None))
-        return f"{a}/{student}: {score:g}/{plan.max_points:g}"
+        unjudged = "".join(f"; {gid} ungraded: {why}" for gid, why in budget.ungraded)
+        return f"{a}/{student}: {score:g}/{plan.max_points:g}{unjudged}"
 
     def _print_summary(self) -> None:
         graded = [x for x in self.summary if x[2] == "graded"]
