@@ -28,7 +28,8 @@ from autograder.judging_pool import JudgeLimits
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes")
-    parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook (s)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="time limit per notebook: CPU seconds of its whole sandbox "
+                        "(wall clock without a cgroup; a wall-clock backstop of 3x)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell (s)")
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook")
     parser.add_argument("--judge-budget", type=float, default=JudgeLimits.budget_cpu_s, metavar="S",
