@@ -8,11 +8,14 @@ imports and before the first cell, in this order:
    sandbox or the grader however many processes it starts, and its CPU time counted for the time limit;
 2. new network, IPC and (where possible) user namespaces (isolate_network): no traffic of any kind,
    no System V IPC or keyring shared with the host or the next sandbox;
-3. a size-limited tmpfs over its working folder, in a new mount namespace (private_workdir);
+3. a new mount namespace: a size-limited tmpfs over its working folder (private_workdir) and, when the
+   grader is root, the folders it must read made reachable to an unprivileged user (autograder.identity);
 4. rlimits (set_limits): address space, CPU seconds, file size, processes; no core files;
-5. Landlock (autograder.landlock): read-only system and Python folders, read-write working folder,
+5. when the grader is root: an unprivileged uid/gid of its own (autograder.identity.become), so files
+   only root may read stay unreadable, then a user namespace of its own (keyring);
+6. Landlock (autograder.landlock): read-only system and Python folders, read-write working folder,
    no TCP, no signals outside;
-6. no Linux capabilities (drop_capabilities).
+7. no Linux capabilities (drop_capabilities).
 
 Each step is best effort: what could not be applied is named in the warning line it returns (the
 grader prints it once), never silently. The grader's side is `SandboxGroup`: the CPU time the whole
@@ -34,16 +37,28 @@ from autograder.messages import error_text
 
 
 def enter_sandbox(job: dict) -> str | None:
-    """New namespaces (network, IPC, user), a size-limited private working folder, rlimits, Landlock,
-    then no capabilities; returns a warning line naming each limit that could not be applied (None when
-    all were)."""
-    warnings = [join_cgroup(job.get("limits", {}))]
+    """Its cgroup, new namespaces (network, IPC, mounts, user), a size-limited private working folder,
+    rlimits, an unprivileged uid (when root), Landlock, then no capabilities; returns a warning line
+    naming each limit that could not be applied (None when all were). `job["reachable"]`: the paths the
+    notebook must be able to read or write (the Landlock policy's), made reachable for that uid."""
+    from autograder import identity
+
+    limits = job.get("limits", {})
+    warnings = [join_cgroup(limits)]
+    ids = identity.sandbox_ids(os.getpid()) if os.geteuid() == 0 else None
     if job.get("isolate_network", True):
-        warnings.append(isolate_network())
-    disk_mb = job.get("limits", {}).get("disk_mb")
-    if disk_mb:
-        warnings.append(private_workdir(job["workdir"], disk_mb))
-    set_limits(job.get("limits", {}))
+        warnings.append(isolate_network(user_namespace=ids is None))  # root: its own user namespace later
+    disk_mb = limits.get("disk_mb")
+    if disk_mb or ids is not None:
+        failed = new_mount_namespace()
+        warnings.append(failed and f"warning: disk use is not limited: {failed}")
+        if not failed and ids is not None:
+            warnings.append(identity.reachable([*job.get("reachable", ()), job["workdir"]], *ids))
+        if not failed and disk_mb:
+            warnings.append(tmpfs_workdir(job["workdir"], disk_mb))
+    set_limits(limits)
+    if ids is not None:
+        warnings.append(identity.become(*ids, job["workdir"]))
     os.chdir(job["workdir"])
     fs = job.get("landlock")
     if fs:
@@ -267,27 +282,29 @@ def remove_cgroup(pid: int, timeout: float = 3.0) -> None:
 CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x10000000, 0x40000000, 0x08000000
 
 
-def isolate_network() -> str | None:
+def isolate_network(user_namespace: bool = True) -> str | None:
     """Move this process into new namespaces: network (empty, only a loopback that is down: no UDP, raw
     or any other socket reaches a host, which Landlock (TCP only) cannot promise), IPC (System V shared
     memory, message queues and semaphores, which Landlock does not cover and which outlive the process,
     become private to this sandbox and vanish with it: no data or pinned memory left for a later
-    sandbox, no access to the host's segments) and, where possible, user (mapping our own uid/gid to
-    themselves, so files behave as before, but with an empty user keyring: keys added by one sandbox are
-    not seen by the next one, nor are the host user's keys). Needs a single-threaded process (the forked
+    sandbox, no access to the host's segments) and, where possible and `user_namespace`, user (mapping our
+    own uid/gid to themselves, so files behave as before, but with an empty user keyring: keys added by
+    one sandbox are not seen by the next one, nor are the host user's keys; a root grader's sandbox makes
+    its own once unprivileged, autograder.identity.become). Needs a single-threaded process (the forked
     sandbox is) for the user namespace; root can do without one. Returns a warning line naming what
     could not be isolated (None when all was)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         uid, gid = os.getuid(), os.getgid()
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
+        if user_namespace and libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
             _map_ids(uid, gid)
             return None
-        errors = [os.strerror(ctypes.get_errno())]
+        errors = [os.strerror(ctypes.get_errno()) if user_namespace else "not tried"]
         if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0:
             return None  # root without a user namespace: only the user keyring stays shared
         errors.append(os.strerror(ctypes.get_errno()))
-        for flags in (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET):  # an IPC namespace alone may be refused
+        tries = (CLONE_NEWNET, CLONE_NEWUSER | CLONE_NEWNET) if user_namespace else (CLONE_NEWNET,)
+        for flags in tries:  # an IPC namespace alone may be refused
             if libc.unshare(flags) == 0:
                 if flags & CLONE_NEWUSER:
                     _map_ids(uid, gid)
@@ -318,19 +335,33 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40
 
 
 def private_workdir(workdir: str, disk_mb: int) -> str | None:
-    """Put a size-limited tmpfs (`disk_mb` MiB, disk_mb * 64 inodes, no exec/suid/devices) over `workdir`,
-    in a new mount namespace, and copy what was in it (the assignment's files) onto it. RLIMIT_FSIZE only
-    caps each file: without this a notebook could fill the grader's disk with many of them (the gradebook
-    and every other sandbox write there too). Returns a warning line when it cannot be done."""
+    """new_mount_namespace, then tmpfs_workdir; returns a warning line when it cannot be done."""
+    failed = new_mount_namespace()
+    return f"warning: disk use is not limited: {failed}" if failed else tmpfs_workdir(workdir, disk_mb)
+
+
+def new_mount_namespace() -> str | None:
+    """Move this process into a new mount namespace from which nothing propagates back to the grader's;
+    returns why it failed (None when done)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return f"unshare(CLONE_NEWNS) failed ({os.strerror(ctypes.get_errno())})"
+    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"mount --make-rprivate failed ({os.strerror(ctypes.get_errno())})"
+    return None
+
+
+def tmpfs_workdir(workdir: str, disk_mb: int) -> str | None:
+    """Put a size-limited tmpfs (`disk_mb` MiB, disk_mb * 64 inodes, no exec/suid/devices) over `workdir`
+    (in this process's own mount namespace) and copy what was in it (the assignment's files) onto it.
+    RLIMIT_FSIZE only caps each file: without this a notebook could fill the grader's disk with many of
+    them (the gradebook and every other sandbox write there too). Returns a warning line when it cannot
+    be done."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     old = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if libc.unshare(CLONE_NEWNS) != 0:
-            return f"warning: disk use is not limited: unshare(CLONE_NEWNS) failed ({os.strerror(ctypes.get_errno())})"
-        # nothing we mount may propagate back to the grader's mount namespace
-        if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-            return f"warning: disk use is not limited: mount --make-rprivate failed ({os.strerror(ctypes.get_errno())})"
         opts = f"size={int(disk_mb)}m,nr_inodes={int(disk_mb) * 64},mode=700".encode()
         if libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0:
             return f"warning: disk use is not limited: mounting a tmpfs failed ({os.strerror(ctypes.get_errno())})"

@@ -183,7 +183,7 @@ class _Worker:
     def _death(self, cpu_s: float, memory_mb: int) -> str:
         self.proc.join(5)
         code = self.proc.exitcode
-        if code == -signal.SIGXCPU or code == -signal.SIGKILL:
+        if code == -signal.SIGXCPU:
             return f"judging took more than {cpu_s:.3g} s of CPU time"
         if code is not None and code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"

@@ -7,7 +7,8 @@ of the whole sandbox: at most Limits.cpus cores at the weight of one process, ho
 whatever is left in it is killed at the end), rlimits (memory, CPU, file size,
 processes), a per-cell timeout (SIGALRM in the runner), new network, IPC and (where possible) user
 namespaces (no UDP or any other traffic, no System V IPC or keyring shared with the host or the next
-sandbox; a warning line when they cannot be created), and Landlock:
+sandbox; a warning line when they cannot be created), an unprivileged uid/gid of its own when the
+grader is root (autograder.identity: files only root may read stay unreadable), and Landlock:
 read-only access to the Python installation and system folders and to its own /proc/<pid> only,
 read-write only to its temp dir, no TCP, no signals to the outside. The notebook's time limit is
 enforced here (kill -9 of the group): CPU time of the whole sandbox's cgroup, so a busy machine or a
@@ -22,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -194,9 +196,10 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
             elif f.is_dir():
                 shutil.copytree(f, os.path.join(workdir, f.name))
         key = os.urandom(32)
+        policy = fs_policy(workdir, list(protect))
         job = {"steps": steps, "key": key.hex(), "workdir": workdir, "cell_timeout": limits.cell_timeout,
-               "limits": limits.job_limits(), "trap": trap,
-               "landlock": fs_policy(workdir, list(protect)) if landlock else None}
+               "limits": limits.job_limits(), "trap": trap, "landlock": policy if landlock else None,
+               "reachable": policy["read_only"] + policy["read_write"]}
         r, w = os.pipe()
         stderr = tempfile.TemporaryFile()
         try:
@@ -492,22 +495,50 @@ def _apply(body: dict, res: RunResult, protocol: MessageOrder) -> bool:
         if res.ready_at is not None:
             raise ValueError("a second ready message")
         res.ready_at = time.time()
-        res.warning = msg.warning
+        res.warning = plain_text(msg.warning) if msg.warning else None
     elif isinstance(msg, messages.Cell):
         if not protocol.cell(msg.cell, msg.extract):
             raise ValueError("a cell marker out of order")
         res.last_cell = msg.cell
     elif isinstance(msg, messages.CellError):
-        res.cell_errors[msg.cell] = msg.error
+        res.cell_errors[msg.cell] = plain_text(msg.error)
     elif isinstance(msg, messages.Answer):
         if not protocol.answer(msg.grade_id, msg.variant):
             raise ValueError("an answer out of order or a duplicate")
-        res.answers[(msg.grade_id, msg.variant)] = msg.answer
+        res.answers[(msg.grade_id, msg.variant)] = _plain_answer_texts(msg.answer)
     elif isinstance(msg, messages.Stopped):
         res.stopped_at = msg.cell if msg.cell is not None else (res.last_cell or 0)
     elif isinstance(msg, messages.Fatal):
-        res.ungraded = f"sandbox error: {msg.error}"
+        res.ungraded = f"sandbox error: {plain_text(msg.error)}"
         return True
     elif isinstance(msg, messages.Done):
         return True
     return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Minimal cleaning of text written in the sandbox, where it enters the grader's records (issue 11:
+# a reason with ANSI escapes and newlines was printed and stored raw). autograder.textclean (branch
+# `instructor`) cleans every sink; once it is on main, plain_text should become its clean().
+
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                      r"|[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?|[ -/]*[0-~]?)|\x9b[0-?]*[ -/]*[@-~]?")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_ANSWER_TEXTS = ("error", "type")   # the texts of an answer that reach a message as they are
+
+
+def plain_text(text) -> str:
+    """`text` from the sandbox as one printable line: escape sequences removed, every other control or
+    bidirectional formatting character (newlines included) a space, runs of spaces one."""
+    return " ".join(_CONTROLS.sub(" ", _ESCAPES.sub("", str(text))).split())
+
+
+def _plain_answer_texts(answer):
+    """An answer with its error and type texts (also each probe's error) made plain_text; the rest is
+    the judge's to validate."""
+    if not isinstance(answer, dict):
+        return answer
+    out = {k: plain_text(v) if k in _ANSWER_TEXTS and isinstance(v, str) else v for k, v in answer.items()}
+    if isinstance(out.get("probes"), list):
+        out["probes"] = [_plain_answer_texts(p) for p in out["probes"]]
+    return out
