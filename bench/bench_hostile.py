@@ -56,8 +56,8 @@ def make_class(root: Path, assignment: str, students: int, hog: str | None) -> l
         for i, name in enumerate(names):
             answers = (sols, {}, half)[i % 3]
             if name == hog:
-                first = next(iter(sols))
-                answers = {**sols, first: HOG + sols[first]}
+                first = next(iter(answers))
+                answers = {**answers, first: HOG + answers[first]}
             write_notebook(with_answers(rel, answers), root / "submitted" / name / assignment / src.name)
     return names
 
@@ -87,12 +87,12 @@ def main() -> int:
     ap.add_argument("assignment", nargs="?", default=names[0] if names else None)
     ap.add_argument("--students", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     a, n = args.assignment, args.students
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
     env.pop("CHAINRULE_DB_URL", None)
-    hog = f"student{n // 2:02d}"
+    hog = f"student{n // 2 // 3 * 3:02d}"   # a solved one: the same answers in both classes
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="chainrule-bench-hostile-"))
     try:
