@@ -1,4 +1,4 @@
-"""`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided in this process.
+"""`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided outside them.
 
 Per assignment: the source notebooks run once (reference answers at probes drawn now from a secret
 seed); each submission runs in its own sandbox (N at a time); its answers are judged in a limited
@@ -28,8 +28,9 @@ from autograder.judging_pool import JudgeLimits
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes")
-    parser.add_argument("--timeout", type=float, default=120.0, help="time limit per notebook: CPU seconds of its whole sandbox "
-                        "(wall clock without a cgroup; a wall-clock backstop of 3x)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="time limit per notebook: CPU seconds of its whole sandbox (wall clock without a "
+                             "cgroup; a wall-clock backstop of 3x)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell (s)")
     parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook")
     parser.add_argument("--judge-budget", type=float, default=JudgeLimits.budget_cpu_s, metavar="S",
@@ -61,7 +62,7 @@ class Grader:
         from autograder.judging_pool import JudgePool
         from autograder.results import ResultsStore
 
-        self.judges = JudgePool(1, judging or JudgeLimits())   # judging happens in _record (one submission at a time)
+        self.judges = JudgePool(1, judging or JudgeLimits())   # one worker: _record judges one submission at a time
         self.course = course
         self.limits = limits
         self.jobs = jobs
