@@ -66,7 +66,7 @@ def blocked_folders(paths, uid: int, gid: int) -> dict[str, list[str]]:
 
 def reachable(paths, uid: int, gid: int) -> str | None:
     """Make each of `paths` reachable for uid/gid (see the module docstring). Needs root in a private
-    mount namespace. Returns a warning line when it cannot be done."""
+    mount namespace. Returns why it cannot be done (None when done)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
     for folder, behind in sorted(blocked_folders(paths, uid, gid).items()):
@@ -76,7 +76,7 @@ def reachable(paths, uid: int, gid: int) -> str | None:
                 fds[p] = os.open(p, os.O_PATH | os.O_CLOEXEC)
             opts = b"size=1m,nr_inodes=4096,mode=755"
             if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, opts) != 0:
-                return f"warning: {folder} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
+                return f"{folder} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
             for p, fd in fds.items():
                 if os.path.isdir(f"/proc/self/fd/{fd}"):
                     os.makedirs(p, 0o755, exist_ok=True)
@@ -84,9 +84,9 @@ def reachable(paths, uid: int, gid: int) -> str | None:
                     os.makedirs(os.path.dirname(p), 0o755, exist_ok=True)
                     open(p, "a").close()
                 if libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None) != 0:
-                    return f"warning: {p} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
+                    return f"{p} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
         except OSError as exc:
-            return f"warning: {folder} is not reachable from the sandbox ({error_text(exc)})"
+            return f"{folder} is not reachable from the sandbox ({error_text(exc)})"
         finally:
             for fd in fds.values():
                 os.close(fd)

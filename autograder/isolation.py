@@ -49,15 +49,18 @@ def enter_sandbox(job: dict) -> str | None:
     if job.get("isolate_network", True):
         warnings.append(isolate_network(user_namespace=ids is None))  # root: its own user namespace later
     disk_mb = limits.get("disk_mb")
+    unreachable = None
     if disk_mb or ids is not None:
         failed = new_mount_namespace()
         warnings.append(failed and f"warning: disk use is not limited: {failed}")
-        if not failed and ids is not None:
-            warnings.append(identity.reachable([*job.get("reachable", ()), job["workdir"]], *ids))
+        if ids is not None:
+            unreachable = failed or identity.reachable([*job.get("reachable", ()), job["workdir"]], *ids)
         if not failed and disk_mb:
             warnings.append(tmpfs_workdir(job["workdir"], disk_mb))
     set_limits(limits)
-    if ids is not None:
+    if ids is not None and unreachable:  # unprivileged, it could not import: an honest notebook would fail
+        warnings.append(f"warning: the notebook runs as root ({unreachable})")
+    elif ids is not None:
         warnings.append(identity.become(*ids, job["workdir"]))
     os.chdir(job["workdir"])
     fs = job.get("landlock")
