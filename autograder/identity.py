@@ -28,7 +28,7 @@ from pathlib import Path
 from autograder.messages import error_text
 
 ID_BASE = 1_800_000_000
-MS_BIND, MS_REC = 0x1000, 0x4000
+MS_BIND, MS_REC, MNT_DETACH = 0x1000, 0x4000, 2
 PR_SET_DUMPABLE, PR_CAPBSET_DROP = 4, 24
 
 
@@ -66,30 +66,41 @@ def blocked_folders(paths, uid: int, gid: int) -> dict[str, list[str]]:
 
 def reachable(paths, uid: int, gid: int) -> str | None:
     """Make each of `paths` reachable for uid/gid (see the module docstring). Needs root in a private
-    mount namespace. Returns why it cannot be done (None when done)."""
+    mount namespace. Returns why it cannot be done (None when done); then nothing is left covered."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+    covered: list[str] = []
     for folder, behind in sorted(blocked_folders(paths, uid, gid).items()):
-        fds = {}
-        try:
-            for p in behind:
-                fds[p] = os.open(p, os.O_PATH | os.O_CLOEXEC)
-            opts = b"size=1m,nr_inodes=4096,mode=755"
-            if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, opts) != 0:
-                return f"{folder} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
-            for p, fd in fds.items():
-                if os.path.isdir(f"/proc/self/fd/{fd}"):
-                    os.makedirs(p, 0o755, exist_ok=True)
-                else:
-                    os.makedirs(os.path.dirname(p), 0o755, exist_ok=True)
-                    open(p, "a").close()
-                if libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None) != 0:
-                    return f"{p} is not reachable from the sandbox ({os.strerror(ctypes.get_errno())})"
-        except OSError as exc:
-            return f"{folder} is not reachable from the sandbox ({error_text(exc)})"
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+        why = _cover(libc, folder, behind)
+        if why is not None:
+            for done in reversed(covered + [folder]):
+                libc.umount2(done.encode(), MNT_DETACH)  # as it was: root still imports from there
+            return f"{folder} is not reachable from the sandbox ({why})"
+        covered.append(folder)
+    return None
+
+
+def _cover(libc, folder: str, behind: list[str]) -> str | None:
+    """A tmpfs over `folder` with each of `behind` bind-mounted back; why it failed, or None."""
+    fds = {}
+    try:
+        for p in behind:
+            fds[p] = os.open(p, os.O_PATH | os.O_CLOEXEC)
+        if libc.mount(b"tmpfs", folder.encode(), b"tmpfs", 0, b"size=1m,nr_inodes=4096,mode=755") != 0:
+            return os.strerror(ctypes.get_errno())
+        for p, fd in fds.items():
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(p, 0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(p), 0o755, exist_ok=True)
+                open(p, "a").close()
+            if libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None) != 0:
+                return f"{p}: {os.strerror(ctypes.get_errno())}"
+    except OSError as exc:
+        return error_text(exc)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
     return None
 
 
