@@ -1,7 +1,8 @@
-"""`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided in this process.
+"""`grade [ASSIGNMENT...]`: grade submissions in parallel sandboxes; verdicts decided outside them.
 
 Per assignment: the source notebooks run once (reference answers at probes drawn now from a secret
-seed); each submission runs in its own sandbox (N at a time); its answers are judged here, and the
+seed); each submission runs in its own sandbox (N at a time); its answers are judged in a limited
+worker process (autograder.judging_pool: CPU, memory and a judging budget per submission), and the
 verdict is written at once (our tables + nbgrader's gradebook + autograded/<student>/<a>/).
 Ctrl-C / SIGTERM kill the sandboxes, keep finished verdicts and exit 130; a rerun grades the rest.
 Exit 0 even when some submissions are ungraded (they are listed), 2 on usage/course errors (an
@@ -23,15 +24,20 @@ from autograder import sandbox
 from autograder.classdata import hand_points
 from autograder.cluster import ClusterLost
 from autograder.course import Course, CourseError
+from autograder.judging_pool import JudgeLimits
 from autograder.textclean import clean, reason
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes (default: the number of CPU cores, %(default)s here)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="wall-clock limit per notebook, in seconds")
-    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell, in seconds")
-    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="time limit per notebook: CPU seconds of its whole sandbox (wall clock without a "
+                             "cgroup; a wall-clock backstop of 3x; default %(default)s)")
+    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell, in seconds (default %(default)s)")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB (default %(default)s)")
+    parser.add_argument("--judge-budget", type=float, default=JudgeLimits.budget_cpu_s, metavar="S",
+                        help="CPU seconds to judge one submission's answers (an exercise gets at most half; default %(default)s)")
     parser.add_argument("--force", action="store_true", help="regrade those already graded")
     parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
     parser.add_argument("--cluster", metavar="ADDRESS", default=None,
@@ -41,13 +47,15 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6) or args.memory < 64:
-        print("error: --jobs must be >= 1, timeouts > 0 and --memory >= 64", file=sys.stderr)
+    if args.jobs < 1 or not (0 < args.timeout < 1e6) or not (0 < args.cell_timeout < 1e6) or args.memory < 64 \
+            or not (1 <= args.judge_budget < 1e6):
+        print("error: --jobs must be >= 1, timeouts > 0, --memory >= 64 and --judge-budget >= 1", file=sys.stderr)
         return 2
     course = Course.open(args.course, args.db)
     names = course.resolve_assignments(args.assignments)
     limits = sandbox.Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory)
-    grader = Grader(course, limits, jobs=args.jobs)
+    judging = JudgeLimits(budget_cpu_s=args.judge_budget, exercise_cpu_s=args.judge_budget / 2)
+    grader = Grader(course, limits, jobs=args.jobs, judging=judging)
     if args.cluster:  # the gradebook opened first: a bad --db fails before a cluster is started
         from autograder.cluster import DaskSandboxes
 
@@ -65,9 +73,12 @@ class _Interrupted(Exception):
 
 
 class Grader:
-    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None, sandboxes=None):
+    def __init__(self, course: Course, limits: sandbox.Limits, jobs: int = 1, out=None, sandboxes=None,
+                 judging: JudgeLimits | None = None):
+        from autograder.judging_pool import JudgePool
         from autograder.results import ResultsStore
 
+        self.judges = JudgePool(1, judging or JudgeLimits())   # one worker: _record judges one submission at a time
         self.course = course
         self.limits = limits
         self.jobs = jobs
@@ -140,6 +151,7 @@ class Grader:
             return 0
         old = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
         try:
+            self.judges.start()
             with _quiet_gradebook():
                 self._grade(todo)
         except (KeyboardInterrupt, _Interrupted):
@@ -151,6 +163,7 @@ class Grader:
             print(f"\nerror: {exc}; {len(self.summary)} verdict(s) kept; rerun to grade the rest", file=self.out)
             return 2
         finally:
+            self.judges.close()
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
         self._print_summary()
@@ -306,12 +319,13 @@ class Grader:
         stamp = version(folder, [nb.stem for nb in plan.notebooks])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         verdicts = {}
+        budget = self.judges.budget()   # each answer judged in a limited worker process
         if not outcome["ungraded"]:
             try:
                 for nb in plan.notebooks:
                     pair = outcome["notebooks"].get(nb.stem)
                     if pair is not None:
-                        verdicts[nb.stem] = judge_notebook(pair[0], ref[nb.stem], pair[1])
+                        verdicts[nb.stem] = judge_notebook(pair[0], ref[nb.stem], pair[1], judge=budget.judge)
             except Exception as exc:  # never let one submission stop the batch
                 outcome["ungraded"] = f"grader error while judging: {type(exc).__name__}: {exc}"[:300]
         if outcome["ungraded"]:
@@ -356,11 +370,13 @@ class Grader:
         self.store.record(SubmissionRow(a, student, "graded", None, score, plan.max_points, now,
                                         outcome["duration"], stamp), rows)
         self.summary.append((a, student, "graded", None))
+        unjudged = "".join(f"; {gid} ungraded: {clean(why)}" for gid, why in budget.ungraded)
         to_grade = sum(r.max_score for r in rows if r.kind == "manual" and r.score is None)
         if to_grade:
             self.hand_pending[(a, student)] = to_grade
-            return f"{a}/{student}: {score:g}/{plan.max_points:g}, {hand_points(to_grade)} awaiting hand grading"
-        return f"{a}/{student}: {score:g}/{plan.max_points:g}"
+            return (f"{a}/{student}: {score:g}/{plan.max_points:g}, {hand_points(to_grade)} awaiting hand "
+                    f"grading{unjudged}")
+        return f"{a}/{student}: {score:g}/{plan.max_points:g}{unjudged}"
 
     def _print_summary(self) -> None:
         graded = [x for x in self.summary if x[2] == "graded"]

@@ -5,7 +5,8 @@
    now from a secret seed (a function's probe points); record the reference answer and every
    catalogued wrong answer at the same inputs ("drawn" is kept for the student runs).
 3. `student_job`: assemble a submitted notebook (released locked cells put back) into runner steps;
-   `sandbox.run` executes it; `judge_notebook` decides every exercise in this process.
+   `sandbox.run` executes it; `judge_notebook` decides every exercise (`grade` passes the judge of an
+   autograder.judging_pool budget: evaluated in a limited worker process, never the grader's own).
 """
 from __future__ import annotations
 
@@ -164,8 +165,10 @@ def trap_reason(ex: Exercise, answer) -> str | None:
     return describe(clean)
 
 
-def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult) -> dict[str, Verdict]:
-    """grade_id -> Verdict for every exercise of the notebook (run already finished, not ungraded)."""
+def judge_notebook(job: StudentJob, ref: NotebookReference, run: sandbox.RunResult, *,
+                   judge=judge) -> dict[str, Verdict]:
+    """grade_id -> Verdict for every exercise of the notebook (run already finished, not ungraded);
+    `judge(ex, ref_entry, answer)` decides one exercise (default: in this process)."""
     verdicts = {}
     for ex in job.notebook.exercises:
         cell = job.assembled.test_cells.get(ex.grade_id)

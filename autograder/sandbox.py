@@ -2,14 +2,18 @@
 
 The child gets: a fresh private temp dir (also HOME, TMPDIR, IPYTHONDIR; a tmpfs of Limits.disk_mb
 in its own mount namespace), a scrubbed environment, MPLBACKEND=Agg, its own session (the whole process
-group is killed at the end), its own cgroup when the grader may create one (processes and memory of the
-whole sandbox; whatever is left in it is killed at the end), rlimits (memory, CPU, file size,
+group is killed at the end), its own cgroup when the grader may create one (processes, memory and CPU
+of the whole sandbox: at most Limits.cpus cores at the weight of one process, however many it starts;
+whatever is left in it is killed at the end), rlimits (memory, CPU, file size,
 processes), a per-cell timeout (SIGALRM in the runner), new network, IPC and (where possible) user
 namespaces (no UDP or any other traffic, no System V IPC or keyring shared with the host or the next
-sandbox; a warning line when they cannot be created), and Landlock:
+sandbox; a warning line when they cannot be created), an unprivileged uid/gid of its own when the
+grader is root (autograder.identity: files only root may read stay unreadable), and Landlock:
 read-only access to the Python installation and system folders and to its own /proc/<pid> only,
-read-write only to its temp dir, no TCP, no signals to the outside. The wall-clock limit is enforced
-here (kill -9 of the group). Every line from the child is checked (HMAC with a per-run key, sequence
+read-write only to its temp dir, no TCP, no signals to the outside. The notebook's time limit is
+enforced here (kill -9 of the group): CPU time of the whole sandbox's cgroup, so a busy machine or a
+hostile neighbour costs a student nothing, with a wall-clock backstop of WALL_FACTOR times it (without
+a cgroup: wall clock). Every line from the child is checked (HMAC with a per-run key, sequence
 numbers, and the order of messages the runner sends: see MessageOrder) and kept as data.
 """
 from __future__ import annotations
@@ -32,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import messages
+from autograder.textclean import clean
 
 MAX_CHANNEL_BYTES = 256 * 2**20
+WALL_FACTOR = 3.0    # wall-clock backstop: this many times the CPU time limit
+POLL = 0.25          # seconds between checks of a running sandbox's cgroup
 _LIVE: set[int] = set()
 _LIVE_LOCK = threading.Lock()
 _WARNED: set[str] = set()
@@ -65,17 +72,18 @@ def _zygote():
 
 @dataclass(frozen=True)
 class Limits:
-    timeout: float = 120.0       # wall clock for the whole notebook (seconds)
+    timeout: float = 120.0       # CPU seconds of the whole sandbox (wall clock without a cgroup)
     cell_timeout: float = 30.0   # per cell (SIGALRM in the runner)
     memory_mb: int = 2048        # address space
     fsize_mb: int = 64           # largest file the notebook may write
     nproc: int = 0               # RLIMIT_NPROC (0: not set; it counts every process of the user)
     disk_mb: int = 256           # all files in its folder (a tmpfs of this size; 0: not limited)
     procs: int = 128             # processes and threads of the whole sandbox (its own cgroup; 0: not limited)
+    cpus: float = 1.0            # cores the whole sandbox may use at once (its cgroup; 0: not limited)
 
     def job_limits(self) -> dict:
         return {"memory_mb": self.memory_mb, "cpu_s": int(self.timeout) + 5, "fsize_mb": self.fsize_mb,
-                "nproc": self.nproc, "disk_mb": self.disk_mb, "procs": self.procs}
+                "nproc": self.nproc, "disk_mb": self.disk_mb, "procs": self.procs, "cpus": self.cpus}
 
 
 @dataclass
@@ -188,9 +196,10 @@ def run(steps: list[dict], *, limits: Limits = Limits(), files: list[Path] = (),
             elif f.is_dir():
                 shutil.copytree(f, os.path.join(workdir, f.name))
         key = os.urandom(32)
+        policy = fs_policy(workdir, list(protect))
         job = {"steps": steps, "key": key.hex(), "workdir": workdir, "cell_timeout": limits.cell_timeout,
-               "limits": limits.job_limits(), "trap": trap,
-               "landlock": fs_policy(workdir, list(protect)) if landlock else None}
+               "limits": limits.job_limits(), "trap": trap, "landlock": policy if landlock else None,
+               "reachable": policy["read_only"] + policy["read_write"]}
         r, w = os.pipe()
         stderr = tempfile.TemporaryFile()
         try:
@@ -252,8 +261,13 @@ def _feed(proc, data: bytes) -> None:
 
 
 def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol: MessageOrder) -> None:
-    """Read signed lines until EOF, the wall-clock limit or the end of the run; fill `res`."""
-    deadline = res.started + limits.timeout
+    """Read signed lines until EOF, the time limit or the end of the run; fill `res`. Every
+    POLL seconds: the sandbox's CPU time against its limit, and what the notebook started moved below
+    the notebook itself (autograder.isolation.SandboxGroup)."""
+    from autograder.isolation import SandboxGroup
+
+    group = SandboxGroup(proc.pid)
+    clock = _SandboxClock(limits, res.started, group)
     reader = LineReader()
     total = 0
     seq = 0
@@ -261,12 +275,13 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
     killed_for_time = False
     quiet_after_exit = 0
     while True:
-        left = deadline - time.time()
+        group.demote_spawned()
+        left = clock.left()
         if left <= 0:
             killed_for_time = True
             _killpg(proc.pid)
             break
-        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        ready, _, _ = select.select([fd], [], [], min(left, POLL))
         if not ready:
             if proc.poll() is not None:
                 if done:
@@ -305,15 +320,15 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
             pass
         return
     if killed_for_time:
-        res.ungraded = f"time limit {limits.timeout:g} s exceeded at {_at(res.last_cell)}"
+        res.ungraded = clock.exceeded(_at(res.last_cell))
         _reap_killed(proc)
         return
     try:
-        rc = proc.wait(timeout=max(1.0, deadline - time.time()))
+        rc = proc.wait(timeout=max(1.0, clock.wall_deadline - time.time()))
     except subprocess.TimeoutExpired:
         _killpg(proc.pid)
         _reap_killed(proc)
-        res.ungraded = f"time limit {limits.timeout:g} s exceeded at {_at(res.last_cell)}"
+        res.ungraded = clock.exceeded(_at(res.last_cell))
         return
     if res.ungraded is not None or res.stopped_at is not None:
         return
@@ -323,6 +338,43 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
         res.ungraded = f"kernel died ({name}{hint}) at {_at(res.last_cell)}"
     elif res.ready_at is not None:
         res.stopped_at = res.last_cell if res.last_cell is not None else 0
+
+
+class _SandboxClock:
+    """The notebook's time limit: `limits.timeout` seconds of CPU time of the sandbox's cgroup (`group`, an
+    autograder.isolation.SandboxGroup) with a wall-clock backstop of WALL_FACTOR times it; while the
+    cgroup's CPU time cannot be read (no cgroup), `limits.timeout` of wall clock."""
+
+    def __init__(self, limits: Limits, started: float, group):
+        self.limits = limits
+        self.started = started
+        self.group = group
+        self.cpu = None          # CPU seconds used, once the cgroup could be read
+        self.by = None           # what ran out: "cpu" or "wall"
+
+    @property
+    def wall_deadline(self) -> float:
+        factor = WALL_FACTOR if self.cpu is not None else 1.0
+        return self.started + self.limits.timeout * factor
+
+    def left(self) -> float:
+        """Seconds until the wall-clock backstop; <= 0 when a limit is reached."""
+        cpu = self.group.cpu_seconds()
+        if cpu is not None:
+            self.cpu = cpu
+            if cpu >= self.limits.timeout:
+                self.by = "cpu"
+                return 0.0
+        left = self.wall_deadline - time.time()
+        if left <= 0:
+            self.by = "wall"
+        return left
+
+    def exceeded(self, where: str) -> str:
+        if self.by == "wall" and self.cpu is not None:
+            return (f"time limit {self.limits.timeout:g} s exceeded at {where} (wall-clock backstop "
+                    f"{self.limits.timeout * WALL_FACTOR:g} s; {self.cpu:.1f} s of CPU time used)")
+        return f"time limit {self.limits.timeout:g} s exceeded at {where}"
 
 
 MAX_LINE_BYTES = 64 * 2**20
@@ -443,22 +495,39 @@ def _apply(body: dict, res: RunResult, protocol: MessageOrder) -> bool:
         if res.ready_at is not None:
             raise ValueError("a second ready message")
         res.ready_at = time.time()
-        res.warning = msg.warning
+        res.warning = clean(msg.warning) if msg.warning else None
     elif isinstance(msg, messages.Cell):
         if not protocol.cell(msg.cell, msg.extract):
             raise ValueError("a cell marker out of order")
         res.last_cell = msg.cell
     elif isinstance(msg, messages.CellError):
-        res.cell_errors[msg.cell] = msg.error
+        res.cell_errors[msg.cell] = clean(msg.error)
     elif isinstance(msg, messages.Answer):
         if not protocol.answer(msg.grade_id, msg.variant):
             raise ValueError("an answer out of order or a duplicate")
-        res.answers[(msg.grade_id, msg.variant)] = msg.answer
+        res.answers[(msg.grade_id, msg.variant)] = _plain_answer_texts(msg.answer)
     elif isinstance(msg, messages.Stopped):
         res.stopped_at = msg.cell if msg.cell is not None else (res.last_cell or 0)
     elif isinstance(msg, messages.Fatal):
-        res.ungraded = f"sandbox error: {msg.error}"
+        res.ungraded = f"sandbox error: {clean(msg.error)}"
         return True
     elif isinstance(msg, messages.Done):
         return True
     return False
+
+
+# Text written in the sandbox is made one plain line (textclean.clean) where it enters the grader's
+# records (issue 11: a reason with ANSI escapes and newlines was printed and stored raw).
+
+_ANSWER_TEXTS = ("error", "type")   # the texts of an answer that reach a message as they are
+
+
+def _plain_answer_texts(answer):
+    """An answer with its error and type texts (also each probe's error) made textclean.clean; the rest is
+    the judge's to validate."""
+    if not isinstance(answer, dict):
+        return answer
+    out = {k: clean(v) if k in _ANSWER_TEXTS and isinstance(v, str) else v for k, v in answer.items()}
+    if isinstance(out.get("probes"), list):
+        out["probes"] = [_plain_answer_texts(p) for p in out["probes"]]
+    return out

@@ -6,8 +6,8 @@ random real points (a clear mismatch where both are defined: not equal); a cheap
 at least 3 are defined for both and all agree to 1e-12 relative); and only when the probes are
 inconclusive, ``simplify(a − b) == 0`` with the time left (full ``simplify`` is slow, often a second).
 The probes treat symbols as real (positive when declared positive). Every sympy step is
-time-limited, so a call never takes much longer than ``timeout``; when time runs out the answer is
-False (not proven equal).
+time-limited in CPU time (timelimit.clock), so a call never takes much more than ``timeout`` seconds
+of CPU, however busy the machine; when time runs out the answer is False (not proven equal).
 
 ``compare_expressions(got, expected)`` -> ExprReport with ``kind`` in
 "equal", "sign" (got = -expected), "factor" (got = c·expected), "missing_term" (got = expected − t for
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 
 import sympy
 
 from .parse import PARSE_TIMEOUT, parse_expression
-from .timelimit import call_with_timeout
+from .timelimit import call_with_timeout, clock
 
 PROBES = 8
 MIN_VALID_PROBES = 3
@@ -72,7 +71,7 @@ def _guarded(fn, args, timeout: float, default):
 
 
 def _equivalent(a, b, symbols, timeout):
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     table = _symbol_table(symbols, a, b)
     try:
         ea, eb = _parse(a, table, deadline), _parse(b, table, deadline)
@@ -108,7 +107,7 @@ def _symbol_table(symbols, *objects) -> dict:
 def _parse(value, table, deadline: float):
     """parse_expression within the time left, with the free symbols of sympy objects renamed onto the
     table's symbols."""
-    e = parse_expression(value, table, timeout=min(PARSE_TIMEOUT, max(deadline - time.monotonic(), 0.1)))
+    e = parse_expression(value, table, timeout=min(PARSE_TIMEOUT, max(deadline - clock(), 0.1)))
     if isinstance(value, sympy.Basic | sympy.MatrixBase):
         mapping = {s: table[str(s)] for s in e.free_symbols if str(s) in table and table[str(s)] != s}
         if mapping:
@@ -126,9 +125,9 @@ def compare_expressions(got, expected, *, symbols=None, timeout: float = 2.0) ->
 
 
 def _compare(got, expected, symbols, timeout):
-    deadline = time.monotonic() + timeout
+    deadline = clock() + timeout
     table = _symbol_table(symbols, expected)
-    exp = _parse(expected, table, time.monotonic() + PARSE_TIMEOUT)  # trusted: its own budget
+    exp = _parse(expected, table, clock() + PARSE_TIMEOUT)  # trusted: its own budget
     try:
         g = _parse(got, table, deadline)
     except ValueError as exc:
@@ -152,7 +151,7 @@ def _compare(got, expected, symbols, timeout):
 
 
 def _how_they_differ(g, exp, deadline) -> ExprReport | None:
-    ok, values = _limited(_probe_table, max(deadline - time.monotonic(), 0.05), [g, exp])
+    ok, values = _limited(_probe_table, max(deadline - clock(), 0.05), [g, exp])
     if ok and values is not None:
         gv, ev = values
         report = _describe_difference(g, exp, gv, ev, deadline)
@@ -175,7 +174,7 @@ def _factor_report(g, exp, deadline) -> ExprReport | None:
     function, forgotten or applied twice in the chain rule). The message does not print q (it would
     give the answer away); `details` keeps it for instructors."""
     for num, den, kind in ((exp, g, "missing"), (g, exp, "extra")):
-        ok, q = _limited(_short_ratio, max(min(deadline - time.monotonic(), 1.0), 0.05), num, den)
+        ok, q = _limited(_short_ratio, max(min(deadline - clock(), 1.0), 0.05), num, den)
         if ok and q is not None:
             if kind == "missing":
                 return ExprReport("different", "Your expression is missing a factor that depends on the "
@@ -247,7 +246,7 @@ def _equal(a, b, deadline: float) -> bool:
         pass
 
     def left():
-        return max(deadline - time.monotonic(), 0.05)
+        return max(deadline - clock(), 0.05)
 
     # a quick numeric screen: a definite mismatch at a point where both are defined settles it
     ok, values = _limited(_probe_table, min(left(), 0.5), [a, b], 4)
@@ -394,10 +393,10 @@ def _missing_term(g, exp, deadline):
         if len(terms) < 2 or len(terms) > 50:
             continue
         for term in terms:
-            if time.monotonic() > deadline:
+            if clock() > deadline:
                 return None
             candidate = g + term if kind == "missing" else g - term
-            ok, values = _limited(_probe_table, max(deadline - time.monotonic(), 0.05),
+            ok, values = _limited(_probe_table, max(deadline - clock(), 0.05),
                                            [candidate, exp], 4)
             if not ok or values is None:
                 return None
