@@ -1,4 +1,5 @@
-"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks."""
+"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks, with
+their self-check data (autograder.selfchecks: release/<assignment>/selfcheck.json)."""
 from __future__ import annotations
 
 import re
@@ -16,7 +17,8 @@ def add_arguments(parser) -> None:
 
 
 def release(course: Course, assignment: str) -> list[str]:
-    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any)."""
+    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any);
+    CourseError (the copy deleted) when its self-check data cannot be built."""
     from autograder import nbgrader_api
     from autograder.leaks import find_leaks
     from autograder.notebooks import NotebookError, read_notebook
@@ -38,6 +40,14 @@ def release(course: Course, assignment: str) -> list[str]:
         leaks += [f"{src.name}: {x}" for x in find_leaks(read_notebook(src), read_notebook(rel))]
     if leaks:
         shutil.rmtree(course.release / assignment, ignore_errors=True)
+        return leaks
+    from autograder import selfchecks
+
+    try:
+        selfchecks.write(course, assignment)
+    except BaseException:
+        shutil.rmtree(course.release / assignment, ignore_errors=True)
+        raise
     return leaks
 
 
