@@ -1,4 +1,5 @@
-"""The self-check data of a release: release/<assignment>/selfcheck.json, beside the student copy.
+"""What a release puts beside the student copy for the student's own checks: the self-check data,
+release/<assignment>/selfcheck.json, and a minimal nbgrader_config.py for `nbgrader validate`.
 
 A student's test cell calls ``chainrule_utils.selfcheck.check("<grade_id>", answer)``; that function
 reads this file from the notebook's folder. It travels with the assignment: the release folder is
@@ -12,6 +13,10 @@ and sentence) and of the transforms the diagnoses need; no expected value and no
 file is written, the self-check is run on the source's own answers (``Kind.observed``): the
 reference must pass and every catalogued wrong answer must be named as the grader names it. Any
 failure raises CourseError: a release never ships without working self-checks.
+
+The student's nbgrader_config.py only makes `nbgrader validate`, run in the assignment folder, quiet
+on a finished notebook: it is found (no "No nbgrader_config.py file found"), and kernels talk over local
+sockets where the system has them (no "Kernel is running over TCP without encryption").
 """
 from __future__ import annotations
 
@@ -27,6 +32,14 @@ from autograder import sandbox
 from autograder.course import Course, CourseError
 
 DATA_FILE = "selfcheck.json"   # chainrule_utils.selfcheck.DATA_FILE
+STUDENT_CONFIG = '''"""nbgrader settings for your copy of the assignment (written by the course's release; used by
+`nbgrader validate` run in this folder)."""
+import os
+
+c = get_config()  # noqa: F821  (injected by nbgrader)
+if os.name == "posix":
+    c.KernelManager.transport = "ipc"  # local sockets: the kernel has nothing to warn about
+'''
 BUILD_ERRORS = (ValueError, TypeError, KeyError, IndexError, ArithmeticError)
 
 
@@ -42,12 +55,11 @@ def salt_of(assignment: str, ex) -> str:
 
 def build(course: Course, assignment: str, *, limits: sandbox.Limits | None = None) -> dict:
     """The self-check data of `assignment` (its release must exist); CourseError when it cannot be built."""
-    from chainrule_utils.selfcheck import FORMAT
-
     from autograder.grading import GradingError, build_reference, load_plan
     from autograder.kinds import kind_of
     from autograder.kinds.base import ReferenceError_
     from autograder.wire import WireError
+    from chainrule_utils.selfcheck import FORMAT
 
     plan = load_plan(course, assignment)
     try:
@@ -107,18 +119,24 @@ def self_test(ex, kind, data: dict, entry: dict) -> list[str]:
 
 
 def write(course: Course, assignment: str, *, limits: sandbox.Limits | None = None) -> Path:
-    """Build and write release/<assignment>/selfcheck.json (atomically); its path."""
+    """Build and write release/<assignment>/selfcheck.json, and the student's nbgrader_config.py unless
+    the source folder brings its own; the data file's path."""
     data = build(course, assignment, limits=limits)
     folder = course.release / assignment
     target = folder / DATA_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".selfcheck-", suffix=".json")
+    _write_atomically(target, json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
+    if not (course.source / assignment / "nbgrader_config.py").exists():
+        _write_atomically(folder / "nbgrader_config.py", STUDENT_CONFIG)
+    return target
+
+
+def _write_atomically(target: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".release-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, sort_keys=True, separators=(",", ":"), allow_nan=False)
-            f.write("\n")
+            f.write(text)
         os.chmod(tmp, 0o644)  # readable by students and nbgrader's exchange, like the notebook
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target

@@ -117,3 +117,29 @@ def test_a_failed_self_check_shows_its_sentence_without_a_traceback():
     err = selfcheck.SelfCheckFailed("Self-check of f: wrong.")
     assert isinstance(err, AssertionError)
     assert "Self-check of f: wrong." in err._render_traceback_()[0]
+
+
+def test_a_time_limit_landing_in_a_destructor_prints_nothing_and_still_stops_the_call(capfd):
+    import time
+
+    from chainrule_utils.symbolic.timelimit import call_with_timeout
+
+    class Slow:
+        def __del__(self):
+            t = time.monotonic()
+            while time.monotonic() - t < 0.02:
+                pass
+
+    def spin():
+        while True:
+            Slow()
+            t = time.monotonic()
+            while time.monotonic() - t < 0.02:
+                pass
+
+    for _ in range(5):
+        start = time.monotonic()
+        assert call_with_timeout(spin, 0.1) == (False, None)
+        assert time.monotonic() - start < 2.0
+    captured = capfd.readouterr()
+    assert "Exception ignored" not in captured.err and "Timeout" not in captured.err
