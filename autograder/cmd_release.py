@@ -16,9 +16,10 @@ def add_arguments(parser) -> None:
                         help="also publish each student copy to nbgrader's exchange (students fetch it)")
 
 
-def release(course: Course, assignment: str) -> list[str]:
+def release(course: Course, assignment: str, *, selfcheck: bool = True) -> list[str]:
     """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any);
-    CourseError (the copy deleted) when its self-check data cannot be built."""
+    with `selfcheck`, CourseError (the copy deleted) when its self-check data cannot be built
+    (autograder.selfchecks; `verify` builds it itself and reports it among the other violations)."""
     from autograder import nbgrader_api
     from autograder.leaks import find_leaks
     from autograder.notebooks import NotebookError, read_notebook
@@ -38,8 +39,9 @@ def release(course: Course, assignment: str) -> list[str]:
             leaks.append(f"{src.name}: no student copy was written")
             continue
         leaks += [f"{src.name}: {x}" for x in find_leaks(read_notebook(src), read_notebook(rel))]
-    if leaks:
-        shutil.rmtree(course.release / assignment, ignore_errors=True)
+    if leaks or not selfcheck:
+        if leaks:
+            shutil.rmtree(course.release / assignment, ignore_errors=True)
         return leaks
     from autograder import selfchecks
 

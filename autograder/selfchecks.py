@@ -58,10 +58,15 @@ def build(course: Course, assignment: str, *, limits: sandbox.Limits | None = No
     from autograder.grading import GradingError, build_reference, load_plan
     from autograder.kinds import kind_of
     from autograder.kinds.base import ReferenceError_
+    from autograder.notebooks import NotebookError
+    from autograder.spec import SpecError
     from autograder.wire import WireError
     from chainrule_utils.selfcheck import FORMAT
 
-    plan = load_plan(course, assignment)
+    try:
+        plan = load_plan(course, assignment)
+    except (SpecError, NotebookError) as exc:
+        raise CourseError(str(exc)) from None
     try:
         refs = build_reference(plan, limits=limits or sandbox.Limits(), protect=[course.root],
                                rng=np.random.default_rng(seed_of(assignment)))

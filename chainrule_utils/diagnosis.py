@@ -89,7 +89,7 @@ def _as_numeric(got, expected):
     """Return (array, None) or (None, Diagnosis) when ``got`` is not an array of numbers. ``expected``:
     an array or a Reference (its size bounds an object array; a complex one keeps imaginary parts)."""
     if got is None:
-        return None, _not_numeric("Your answer is None: did the function forget to `return` its result?",
+        return None, _not_numeric("Your answer is None: did the function forget to return its result?",
                                   "none")
     if isinstance(got, str | bytes):
         return None, _not_numeric(f"Your answer is a string ({_short(got)!r}), not an array of numbers.",
