@@ -870,10 +870,12 @@ def _secrets(a: str, course: Path) -> dict:
                 numbers = [v for value in kind.reference(entry["expected"], "reference")
                            for v in np.ravel(np.asarray(value, dtype=float))]
             else:
+                from chainrule_utils.fingerprint import value_numbers
+
                 value = kind.reference(entry["expected"], "reference")
-                if isinstance(value, tuple):
-                    texts.add(_norm(str(value)))
-                numbers = list(np.ravel(np.asarray(value, dtype=float))) if not isinstance(value, str) else []
+                if isinstance(value, tuple):  # a shape, or a tuple of shapes
+                    texts |= {_norm(str(v)) for v in (value, *value) if isinstance(v, tuple)}
+                numbers = [float(np.real(v)) for v in value_numbers(value)]
             out[ex.grade_id] = ({t for t in texts if len(t) >= 3}, numbers, formulas)
     return out
 
