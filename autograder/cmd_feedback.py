@@ -135,10 +135,10 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
     body = [f"<h1>{H.escape(assignment)} <span class=\"muted\">feedback for</span> "
             f"{H.untrusted(student)}</h1>"]
     meta = []
-    if sub.timestamp:
-        meta.append(f"submitted {H.untrusted(sub.timestamp)}")  # timestamp.txt came with the submission
+    if sub.timestamp:  # timestamp.txt came with the submission
+        meta.append(f"submitted {H.untrusted(_when(sub.timestamp))}")
     if sub.graded_at:
-        meta.append(f"graded {H.escape(sub.graded_at)}")
+        meta.append(f"graded {H.escape(_when(sub.graded_at))}")
     if meta:
         body.append(f"<p class=\"muted\">{' · '.join(meta)}</p>")
     if sub.status != "graded":
@@ -155,8 +155,8 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
     total = data.score(assignment, student) or 0.0
     pending = [q for q in qs if q.kind == "manual" and (rows.get(q.grade_id) is None
                                                          or rows[q.grade_id].score is None)]
-    note = (f" <span class=\"muted\">({len(pending)} written answer(s) still to be graded by hand)</span>"
-            if pending else "")
+    note = (f" <span class=\"muted\">({len(pending)} written answer{'s' if len(pending) != 1 else ''} still to "
+            "be graded by hand)</span>" if pending else "")
     body.append(f"<p><strong>Score: {H.fmt_points(total)} / {H.fmt_points(data.max_score(assignment))}"
                 f"</strong>{note}</p>")
     table = ["<table><thead><tr><th>question</th><th>score</th><th>points</th><th>result</th></tr></thead>"
@@ -195,8 +195,6 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
                 part.append(f"<p class=\"message untrusted\">{H.text(r.message)}</p>")
             elif r is None:
                 part.append("<p class=\"message\">No result was recorded for this exercise.</p>")
-            if r is not None and r.mistake:
-                part.append(f"<p class=\"muted\">diagnosis: {H.untrusted(r.mistake)}</p>")
             code = student_answer(course, assignment, student, q.notebook, f"{q.grade_id}_answer")
             if code is not None and not any(line in code for line in secrets):
                 part.append("<p>Your answer:</p>" + H.code_block(code))
@@ -206,6 +204,14 @@ def render_page(course: Course, data: ClassData, assignment: str, student: str,
         part.append("</section>")
         body.append("\n".join(part))
     return H.page(title, "\n".join(body), static=static)
+
+
+def _when(text: str) -> str:
+    """A time as every page shows it ('2026-02-01 12:00:00 UTC'); text that is not a time, unchanged."""
+    from autograder.submissions import display_time, parse_timestamp
+
+    value = parse_timestamp(text)
+    return display_time(value) if value is not None else text
 
 
 def run(args: argparse.Namespace) -> int:

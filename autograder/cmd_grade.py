@@ -237,7 +237,7 @@ class Grader:
         sources = self.course.source_notebooks(a)
         missing = any(not (self.course.release / a / p.name).is_file() for p in sources)
         if missing or not self._in_gradebook(a):
-            leaks = release(self.course, a)
+            leaks = release(self.course, a, selfcheck=False)   # grading needs no self-check data
             if leaks:
                 raise CourseError(f"{a}: the student copy leaks ({leaks[0]}); fix the source, release again")
 

@@ -1,5 +1,5 @@
-"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks
-(autograder/student_copies.py)."""
+"""`release [ASSIGNMENT...]`: student copies via nbgrader (GenerateAssignment), checked for leaks, with
+their self-check data (autograder.selfchecks: release/<assignment>/selfcheck.json)."""
 from __future__ import annotations
 
 import sys

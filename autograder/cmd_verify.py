@@ -6,7 +6,8 @@ release, then check (1) the source's solutions score full marks on every autogra
 max_score (variant k puts the k-th wrong answer of every exercise in at once, the other exercises
 keep their solutions, so the number of runs is the longest catalogue plus two); (4) points add up
 (grade cells = nbgrader's gradebook; specs, ids and answer names checked when specs load);
-(5) nothing of the solutions or hidden tests leaks into the student copy.
+(5) nothing of the solutions or hidden tests leaks into the student copy; (6) the self-check data
+builds (autograder.selfchecks: the source passes its self-check, every catalogued answer is named).
 """
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
     from autograder.student_copies import release
 
     problems: list[str] = []
-    leaks = release(tmp, name)
+    leaks = release(tmp, name, selfcheck=False)
     if leaks:
         return [f"leak in the student copy: {x}" for x in leaks], []
     try:
@@ -182,6 +183,7 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
                     problems.append(f"{ex.grade_id}: catalogued wrong answer {k} ({w.mistake}) scores "
                                     f"{v.credit * ex.points:g}/{ex.points:g}, more than its max_score "
                                     f"{w.max_score * ex.points:g}")
+    problems += _check_selfcheck(tmp, name)
     ref_time = sum(r.duration for r in refs.values())
     lines = [f"{len(jobs_list)} sandbox runs + reference: {run_time:.1f} s (reference {ref_time:.1f} s)",
              f"  {'exercise':<26} {'kind':<12} {'pts':>4}  {'solution':>8}  {'blank':>5}  wrong answers",
@@ -200,6 +202,17 @@ def _verify(tmp: Course, name: str, limits: sandbox.Limits, jobs: int):
                          "graded by hand")
     lines += warnings
     return problems, lines
+
+
+def _check_selfcheck(tmp: Course, name: str) -> list[str]:
+    """The self-check data builds on the source (what `release` writes beside the student copy)."""
+    from autograder import selfchecks
+
+    try:
+        selfchecks.write(tmp, name)
+    except CourseError as exc:
+        return [str(exc)]
+    return []
 
 
 def _gid(cell):

@@ -42,13 +42,13 @@ def judge(ex: Exercise, ref: dict, answer: dict | None) -> Verdict:
 def _judge(ex: Exercise, ref: dict, answer: dict | None) -> Verdict:
     kind = kind_of(ex.kind)
     if answer is None:
-        return Verdict(0.0, "missing", f"`{ex.answer}` was never evaluated.")
+        return Verdict(0.0, "missing", f"{ex.answer} was never evaluated.")
     status = answer.get("status") if isinstance(answer, dict) else None
     if status == "missing":
-        return Verdict(0.0, "missing", f"`{ex.answer}` is not defined when its test cell runs: run your "
+        return Verdict(0.0, "missing", f"{ex.answer} is not defined when its test cell runs: run your "
                                        "answer cell without errors (and keep the name).")
     if status == "error":
-        return Verdict(0.0, "error", f"Reading `{ex.answer}` failed: {short(answer.get('error'), 200)}.")
+        return Verdict(0.0, "error", f"Reading {ex.answer} failed: {short(answer.get('error'), 200)}.")
     if status != "ok":
         refused = kind.refusal(ex, answer) if status is not None else None
         return refused or Verdict(0.0, "invalid", "The answer could not be read.")

@@ -332,12 +332,14 @@ def _collect(proc, fd: int, key: bytes, limits: Limits, res: RunResult, protocol
         return
     if res.ungraded is not None or res.stopped_at is not None:
         return
+    # the kernel ended without finishing and without the notebook asking to stop (SystemExit): a
+    # signal, or a process exit that skips Python's own (os._exit) end the same way, as ungraded
     if rc < 0:
         name = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else f"signal {-rc}"
         hint = ", memory limit?" if -rc in (signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS) else ""
         res.ungraded = f"kernel died ({name}{hint}) at {_at(res.last_cell)}"
     elif res.ready_at is not None:
-        res.stopped_at = res.last_cell if res.last_cell is not None else 0
+        res.ungraded = f"kernel exited (code {rc}, os._exit?) at {_at(res.last_cell)}"
 
 
 class _SandboxClock:

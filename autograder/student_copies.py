@@ -14,8 +14,10 @@ import shutil
 from autograder.course import Course, CourseError
 
 
-def release(course: Course, assignment: str) -> list[str]:
-    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any)."""
+def release(course: Course, assignment: str, *, selfcheck: bool = True) -> list[str]:
+    """Generate release/<assignment>/ (overwriting) and return its leaks (the copy is deleted if any);
+    with `selfcheck`, CourseError (the copy deleted) when its self-check data cannot be built
+    (autograder.selfchecks; `verify` builds it itself and reports it among the other violations)."""
     from autograder import nbgrader_api
     from autograder.leaks import find_leaks
     from autograder.notebooks import NotebookError, read_notebook
@@ -35,8 +37,17 @@ def release(course: Course, assignment: str) -> list[str]:
             leaks.append(f"{src.name}: no student copy was written")
             continue
         leaks += [f"{src.name}: {x}" for x in find_leaks(read_notebook(src), read_notebook(rel))]
-    if leaks:
+    if leaks or not selfcheck:
+        if leaks:
+            shutil.rmtree(course.release / assignment, ignore_errors=True)
+        return leaks
+    from autograder import selfchecks
+
+    try:
+        selfchecks.write(course, assignment)
+    except BaseException:
         shutil.rmtree(course.release / assignment, ignore_errors=True)
+        raise
     return leaks
 
 

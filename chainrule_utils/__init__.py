@@ -11,6 +11,8 @@ only; sympy and matplotlib load on use (``chainrule_utils.symbolic``, ``chainrul
 - ``symbolic``: ``parse_expression`` (safe), ``equivalent``, ``compare_expressions``,
   ``check_expression``, ``jacobian``, ``gradient``
 - ``plots``: ``fd_error_curve``, ``pushforward_pullback``, ``computation_graph``
+- ``selfcheck.check(exercise_id, answer)``: an exercise's self-check (fingerprints from the release's
+  selfcheck.json: ``fingerprint``); the grader's own rules in ``values``, ``verdicts``, ``chain_steps``
 """
 
 from .checks import check_gradient, check_jacobian, check_jvp, check_vjp

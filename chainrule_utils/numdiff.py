@@ -167,7 +167,7 @@ class _Evaluator:
 
 def _numeric(value, who: str) -> np.ndarray:
     if value is None:
-        raise TypeError(f"{who} returned None: does it forget to `return` its result?")
+        raise TypeError(f"{who} returned None: does it forget to return its result?")
     try:
         arr = np.asarray(value)
     except TimeoutError:  # an outer time limit must still fire

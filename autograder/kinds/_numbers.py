@@ -1,12 +1,10 @@
-"""Numbers shared by the numeric kinds (function, value).
+"""Numbers shared by the kinds.
 
-Sandbox side: sympy numbers become Python numbers (`numeric`), since `slope = p.subs(x, 2)` is a
-number to the student. Grader side: the numeric rule (`numeric_match`, chainrule_utils.diagnose
-without expected values in its message) and the details of a diagnosis that may be shown.
+Sandbox side: sympy numbers become Python numbers (`numeric`, chainrule_utils.values: the value rule
+the student's self-check applies too), since `slope = p.subs(x, 2)` is a number to the student.
+Grader side: references for chainrule_utils.verdicts built from the source's values.
 """
 from __future__ import annotations
-
-from autograder.wire import Opaque
 
 
 def sympy_types():
@@ -15,46 +13,28 @@ def sympy_types():
     return (sympy.Basic, sympy.MatrixBase)
 
 
-def numeric(obj, depth=0):
-    """Sympy numbers as Python numbers (an Integer as int, anything else numeric as float; a Matrix of
-    numbers as a list of rows), also inside tuples and lists. Symbolic values are left alone (the judge
-    calls them the wrong type)."""
-    if depth > 5:
-        return obj
-    if isinstance(obj, (tuple, list)) and len(obj) <= 10_000:
-        return type(obj)(numeric(v, depth + 1) for v in obj)
-    types = sympy_types()
-    if isinstance(obj, types[1]):
-        rows = obj.tolist()
-        if all(getattr(v, "is_number", False) for row in rows for v in row):
-            return [[numeric(v, depth + 1) for v in row] for row in rows]
-        return obj
-    if isinstance(obj, types[0]) and getattr(obj, "is_number", False):
-        if getattr(obj, "is_Integer", False):
-            return int(obj)
-        try:
-            return float(obj)
-        except (TypeError, ValueError):  # a complex number: leave it to the judge
-            return obj
-    return obj
+def numeric(obj):
+    """chainrule_utils.values.numeric (imported on use: kind modules load nothing heavy)."""
+    from chainrule_utils.values import numeric as _numeric
+
+    return _numeric(obj)
 
 
-def numeric_match(got, exp, rtol: float, atol: float):
-    """diagnose(got, exp) without expected values in its message (they would give the answer away); a
-    value the sandbox could not send is never a match."""
-    from chainrule_utils import diagnose
+def exact_reference(exp, rtol: float, atol: float):
+    """A chainrule_utils.diagnosis.ExactReference for the source's value `exp` (entries match when
+    |got - exp| <= atol + rtol * max(1, |exp|))."""
+    import numpy as np
 
-    if isinstance(got, Opaque):
-        got = f"<{got.type_name}>"
-    return diagnose(got, exp, rtol=rtol, atol=atol, reveal=False)
+    from chainrule_utils.diagnosis import ExactReference, _reference_array
+
+    arr = _reference_array(exp)
+    return ExactReference(arr, float(atol) + float(rtol) * np.maximum(1.0, np.abs(arr)))
 
 
-def safe_details(details: dict) -> dict:
-    """The plain-typed entries of a diagnosis's details (lists cut to 20 items), for a verdict."""
-    out = {}
-    for key, value in (details or {}).items():
-        if isinstance(value, (int, float, str, bool)) or value is None:
-            out[key] = value
-        elif isinstance(value, (list, tuple)):
-            out[key] = [list(v) if isinstance(v, tuple) else v for v in list(value)[:20]]
-    return out
+def numeric_match(got, exp, rtol: float, atol: float) -> bool:
+    """Whether the untrusted `got` equals `exp` under the numeric rule (a value the sandbox could not
+    send is never a match)."""
+    from chainrule_utils.diagnosis import diagnose_reference
+    from chainrule_utils.verdicts import diagnosable
+
+    return bool(diagnose_reference(diagnosable(got), exact_reference(exp, rtol, atol)))

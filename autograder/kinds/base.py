@@ -7,7 +7,8 @@ A kind's members, by where they run:
 - the sandbox (untrusted process, plain data out): `read` the student's object into plain data;
 - the grader again (plain data in, from the sandbox: untrusted): `refusals`, `reference`, `judge`,
   `same`, with `catalogued` (the shared loop) matching the student's answer to a catalogued wrong one;
-- a release, later: `selfcheck_data` (the student-side self-check's data; not provided yet).
+- a release: `selfcheck_data` (the student-side self-check's data: chainrule_utils.selfcheck) and
+  `observed` (what that self-check would observe of a reference answer).
 
 Because `read` runs in the sandbox, kind modules import only light things at module level (numpy,
 the standard library, autograder.wire/alarm/messages); sympy and chainrule_utils inside functions.
@@ -84,7 +85,8 @@ class Kind:
 
     refusals: dict[str, str] = {}
     """Status -> message for the statuses other than ok/error that this kind's `read` reports (the
-    status is also the mistake id); "{answer}" and "{type}" in the message are filled in."""
+    status is also the mistake id); "{answer}" and "{type}" (the type's name with its article, "an
+    int") in the message are filled in."""
 
     def refusal(self, ex: Exercise, answer: dict) -> Verdict | None:
         """The verdict for a status in `refusals`; None for any other status."""
@@ -92,7 +94,7 @@ class Kind:
         template = self.refusals.get(status) if isinstance(status, str) else None
         if template is None:
             return None
-        return Verdict(0.0, status, template.format(answer=ex.answer, type=short(answer.get("type"))))
+        return Verdict(0.0, status, template.format(answer=ex.answer, type=with_article(short(answer.get("type")))))
 
     def reference(self, entry, what: str):
         """The comparable value of a reference answer (the source's, or a catalogued wrong answer's);
@@ -136,11 +138,32 @@ class Kind:
 
     # -- the student's self-check (a release) ------------------------------------------------------
 
-    def selfcheck_data(self, ex: Exercise, ref: dict):
-        """The data the student-side self-check of `ex` uses, stored in the release: fingerprints of the
-        reference and of every catalogued wrong answer at fixed points (`ref` read there), never a value
-        or formula that gives the answer away. JSON-able; None: not provided yet (no kind provides it)."""
-        return None
+    def selfcheck_data(self, ex: Exercise, ref: dict, salt: str) -> dict:
+        """The data of the student-side self-check of `ex` (chainrule_utils.selfcheck), stored in the
+        release's selfcheck.json. `ref` is the reference entry of a run of the SOURCE at inputs drawn
+        from a fixed seed (`draw`); `salt` is the exercise's salt for chainrule_utils.fingerprint.
+        JSON-able: "probe" (the primitive that observes an answer: call, evaluate, value or
+        derivation), "answer", the fixed points, and fingerprints of the reference, of every catalogued
+        wrong answer (with its mistake id and message) and of the transforms the diagnoses need; never a
+        value or formula that gives the answer away. Raises ReferenceError_ when it cannot be built."""
+        raise NotImplementedError
+
+    def observed(self, entry):
+        """What the student-side self-check observes of an answer that gave the sandbox `entry` (the
+        release checks its own data against the source's answers with it). Default: the decoded value."""
+        return decode(entry["value"])
+
+
+def verdict_of(ex: Exercise, outcome, detail: dict | None = None) -> Verdict:
+    """The Verdict for a chainrule_utils.verdicts.Outcome: full credit when right, the catalogued wrong
+    answer's credit and sentence when it matched one, else 0 with the outcome's mistake."""
+    detail = {**(detail or {}), **outcome.detail}
+    if outcome.wrong is not None:
+        w = ex.wrong[outcome.wrong]
+        return Verdict(w.max_score, w.mistake, w.message, detail)
+    if outcome.mistake is None:
+        return Verdict(1.0, None, None, detail)
+    return Verdict(0.0, outcome.mistake, outcome.message, detail)
 
 
 def is_identifier(name) -> bool:
@@ -151,6 +174,11 @@ def is_number(v, *, minimum=None, integer=False) -> bool:
     if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)):
         return False
     return minimum is None or v >= minimum
+
+
+def with_article(word: str) -> str:
+    """'an int', 'a float'."""
+    return ("an " if word and word[0].lower() in "aeiou" else "a ") + word
 
 
 def short(text, n: int = 80) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class ExpressionKind(Kind):
     keys = frozenset({"symbols", "positive"})
-    refusals = {"bad_type": "`{answer}` should be a sympy expression (or a string such as '2*x'), but it is a {type}."}
+    refusals = {"bad_type": "{answer} should be a sympy expression (or a string such as '2*x'), but it is {type}."}
 
     def check_spec(self, spec: dict) -> None:
         symbols = spec.get("symbols")
@@ -76,7 +76,72 @@ class ExpressionKind(Kind):
         return Verdict(0.0, report.kind, report.message)
 
 
+    def observed(self, entry) -> str:
+        return self.reference(entry, "answer")
+
+    def selfcheck_data(self, ex: Exercise, ref: dict, salt: str) -> dict:
+        import random
+
+        import numpy as np
+        import sympy
+
+        from chainrule_utils import fingerprint as fp
+        from chainrule_utils.selfcheck import expression_print
+        from chainrule_utils.symbolic import probe
+
+        symbols = _symbols(ex)
+        try:
+            exp = probe.read_expression(self.reference(ref.get("expected"), "the reference answer"), symbols)
+        except ValueError as exc:
+            raise ReferenceError_(f"reference does not parse: {exc}") from None
+        rng = random.Random(salt)
+        for _ in range(SELFCHECK_TRIES):
+            points = probe.draw_points(symbols, SELFCHECK_POINTS, rng)
+            values = probe.values_at(exp, points, symbols, timeout=20.0)
+            if values is not None and np.isfinite(values).all():
+                break
+        else:
+            raise ReferenceError_("the reference answer is not defined at any points the self-check drew")
+
+        def at(e):
+            return probe.values_at(e, points, symbols, timeout=20.0)
+
+        wrong = []
+        for k in range(len(ex.wrong)):
+            try:
+                text = self.reference((ref.get("wrong") or [None] * (k + 1))[k], "wrong answer")
+                wrong.append(at(probe.read_expression(text, symbols)))
+            except (ReferenceError_, ValueError):
+                wrong.append(None)
+        missing_term = [at(exp - t) for t in probe.additive_terms(exp)]
+        missing_factor = [at(exp / q) for q in probe.short_factors(exp)]
+        stored = [values] + [v for v in wrong + missing_term + missing_factor if v is not None]
+        scale = fp.scale_of(stored)
+        exact = fp.choose_grid([x for v in stored for x in v.ravel()], fp.FINEST * scale)
+        u = fp.unit(values)
+        unit = fp.choose_grid([] if u is None else list(u.ravel()) + list(-u.ravel()), fp.UNIT)
+        grids = fp.Grids(exact, unit)
+        expected = expression_print(values, exact, salt)
+
+        def prints(arrays):
+            out = [expression_print(v, exact, salt) for v in arrays if v is not None]
+            return sorted({p for p in out if p != expected})
+
+        return {"probe": "evaluate", "answer": ex.answer, "salt": salt, "symbols": list(ex.spec["symbols"]),
+                "positive": bool(ex.spec.get("positive", False)), "points": points,
+                "shape": list(exp.shape) if isinstance(exp, sympy.MatrixBase) else None,
+                "grids": grids.to_json(), "expected": expected,
+                "unit": None if u is None else fp.array_print(u, unit, salt, "x"),
+                "missing_term": prints(missing_term), "missing_factor": prints(missing_factor),
+                "wrong": [{"mistake": w.mistake, "message": w.message,
+                           "print": None if v is None else expression_print(v, exact, salt)}
+                          for w, v in zip(ex.wrong, wrong, strict=True)]}
+
+
 KIND = ExpressionKind()
+
+SELFCHECK_POINTS = 4
+SELFCHECK_TRIES = 20
 
 
 def _symbols(ex: Exercise) -> dict:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from autograder.alarm import Alarm
-from autograder.kinds._numbers import numeric, numeric_match, safe_details
-from autograder.kinds.base import BadSpec, Kind, ReferenceError_, Verdict, is_number
+from autograder.kinds._numbers import exact_reference, numeric, numeric_match
+from autograder.kinds.base import BadSpec, Kind, ReferenceError_, Verdict, is_number, verdict_of
 from autograder.messages import error_text
 from autograder.wire import WireError, decode, encode, encode_args
 
@@ -29,13 +29,10 @@ DEFAULT_COUNT = 4
 MAX_COUNT = 50
 MAX_PROBE_NUMBERS = 10**5
 
-# diagnoses that claim one mistake explains the whole answer: named only when every failing probe agrees
-_SYSTEMATIC = ("sign", "factor", "transpose", "diag_only", "diag_vector", "diag_matrix")
-
 
 class FunctionKind(Kind):
     keys = frozenset({"args", "count", "points"})
-    refusals = {"not_callable": "`{answer}` should be a function, but it is a {type}."}
+    refusals = {"not_callable": "{answer} should be a function, but it is {type}."}
 
     def check_spec(self, spec: dict) -> None:
         args = spec.get("args")
@@ -97,36 +94,59 @@ class FunctionKind(Kind):
                                               for g, e in zip(got, value, strict=True))
 
     def judge(self, ex: Exercise, ref: dict, answer: dict) -> Verdict:
+        from chainrule_utils import verdicts
+
         expected = self.reference(ref.get("expected"), "the reference answer")
         got = _student_probes(answer)
         if len(got) != len(expected):
             raise WireError("probe count differs")
-        detail = {"probes": len(expected), "rtol": ex.rtol, "atol": ex.atol}
-        for status, value in got:
-            if status == "error":
-                if value.startswith("NotImplementedError"):
-                    return Verdict(0.0, "unanswered", f"`{ex.answer}` still raises NotImplementedError: not "
-                                                      "answered yet.", detail)
-                return Verdict(0.0, "error", f"Calling `{ex.answer}` raised {value}", detail)
-        diagnoses = [numeric_match(g, e, ex.rtol, ex.atol) for (_, g), e in zip(got, expected, strict=True)]
-        if all(diagnoses):
-            return Verdict(1.0, None, None, detail)
-        hit = self.catalogued(ex, ref, [g for _, g in got])
-        if hit is not None:
-            return Verdict(hit.max_score, hit.mistake, hit.message, detail)
-        if ex.hand and all(numeric_match(g, e, 1e-5, 0.0) for (_, g), e in zip(got, expected, strict=True)):
-            return Verdict(0.0, "approximate", "Your values are close to the derivative but not exact (they agree "
-                                               "to about 1e-5 but not to the 1e-11 a formula gives): this looks "
-                                               "like a numerical approximation. Derive the exact formula by hand.",
-                           detail)
-        failing = [d for d in diagnoses if not d]
-        first = failing[0]
-        if not _consistent(failing):
-            return Verdict(0.0, "wrong", f"Your values are wrong at {len(failing)} of {len(diagnoses)} grading "
-                                         "points, and no single common mistake (sign, transpose, constant "
-                                         "factor) explains them all: re-derive the formula.", detail)
-        detail.update(safe_details(first.details))
-        return Verdict(0.0, first.kind, first.message, detail)
+        refs = [exact_reference(e, ex.rtol, ex.atol) for e in expected]
+
+        def catalogue(values):
+            hit = self.catalogued(ex, ref, values)
+            return None if hit is None else ex.wrong.index(hit)
+
+        def approximate(values):
+            return all(numeric_match(g, e, 1e-5, 0.0) for g, e in zip(values, expected, strict=True))
+
+        def joint_factor(values):  # exact references always name their factor
+            return False
+
+        out = verdicts.points(ex.answer, got, refs, catalogue=catalogue, hand=ex.hand, approximate=approximate,
+                              joint_factor=joint_factor)
+        return verdict_of(ex, out, {"probes": len(expected), "rtol": ex.rtol, "atol": ex.atol})
+
+
+    def observed(self, entry) -> list:
+        return _student_probes(entry)
+
+    def selfcheck_data(self, ex: Exercise, ref: dict, salt: str) -> dict:
+        from chainrule_utils import fingerprint as fp
+        from chainrule_utils.diagnosis import _as_numeric, _reference_array
+        from chainrule_utils.selfcheck import encode_args
+
+        points = [[decode(a) for a in p] for p in ref["drawn"]]
+        expected = [_reference_array(v) for v in self.reference(ref.get("expected"), "the reference answer")]
+        wrong = []
+        for k in range(len(ex.wrong)):
+            try:
+                values = self.reference((ref.get("wrong") or [None] * (k + 1))[k], "wrong answer")
+            except (ReferenceError_, WireError):
+                wrong.append(None)
+                continue
+            arrays = [_as_numeric(v, np.zeros(1)) for v in values]
+            wrong.append(None if any(bad is not None for _, bad in arrays) else [a for a, _ in arrays])
+        joint = np.concatenate([e.ravel() for e in expected])
+        grids = fp.plan_grids(expected, [a for w in wrong if w for a in w], ex.rtol, approx=ex.hand, joint=joint)
+        u = fp.unit(joint)
+        return {"probe": "call", "answer": ex.answer, "hand": ex.hand, "salt": salt, "grids": grids.to_json(),
+                "points": [encode_args(p) for p in points],
+                "expected": [fp.numeric_print(e, grids, salt, i) for i, e in enumerate(expected)],
+                "joint_unit": fp.array_print(u, grids.unit, salt, "joint") if u is not None else None,
+                "wrong": [{"mistake": w.mistake, "message": w.message,
+                           "prints": None if arrays is None else
+                           [fp.array_print(a, grids.exact, salt, i) for i, a in enumerate(arrays)]}
+                          for w, arrays in zip(ex.wrong, wrong, strict=True)]}
 
 
 KIND = FunctionKind()
@@ -214,17 +234,3 @@ def _student_probes(answer: dict) -> list:
             raise WireError("bad probe result")
     return out
 
-
-def _consistent(failing: list) -> bool:
-    """Whether the first failing diagnosis holds at every failing probe (same kind; same factor)."""
-    first = failing[0]
-    if first.kind not in _SYSTEMATIC:
-        return True
-    for d in failing[1:]:
-        if d.kind != first.kind:
-            return False
-        if first.kind == "factor":
-            a, b = first.details.get("factor"), d.details.get("factor")
-            if not isinstance(a, float) or not isinstance(b, float) or abs(a - b) > 1e-6 * max(abs(a), abs(b)):
-                return False
-    return True

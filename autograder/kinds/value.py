@@ -2,20 +2,19 @@
 (multiple choice) or array. No keys of its own.
 
 Sandbox: the value is sent as data (sympy numbers as Python numbers). Grader: the value rule
-(`values_equal`): exact for bool/int/str (strings stripped, case-insensitive)/tuples, rtol for floats,
-`diagnose` for arrays; otherwise a catalogued wrong answer, the array mistake `diagnose` names, a
-reversed tuple, or the wrong type.
+(chainrule_utils.values.values_equal: exact for bool/int/str (strings stripped, case-insensitive)/
+tuples, rtol for floats, `diagnose` for arrays), then chainrule_utils.verdicts.value: a catalogued
+wrong answer, the mistake `diagnose` names for a number or an array, a reversed tuple, or the wrong
+type. The self-check applies the same verdict to fingerprints (`selfcheck_data`).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from autograder.alarm import Alarm
-from autograder.kinds._numbers import numeric, numeric_match, safe_details
-from autograder.kinds.base import Kind, Verdict
-from autograder.wire import Opaque, decode, encode
+from autograder.kinds._numbers import exact_reference, numeric
+from autograder.kinds.base import Kind, ReferenceError_, Verdict, verdict_of
+from autograder.wire import WireError, decode, encode
 
 if TYPE_CHECKING:
     from autograder.spec import Exercise
@@ -27,76 +26,77 @@ class ValueKind(Kind):
             return {"status": "ok", "value": encode(numeric(obj))}
 
     def same(self, got, value, ex: Exercise) -> bool:
+        from chainrule_utils.values import values_equal
+
         return values_equal(got, value, ex.rtol, ex.atol)
 
     def judge(self, ex: Exercise, ref: dict, answer: dict) -> Verdict:
+        from chainrule_utils import verdicts
+
         exp = self.reference(ref.get("expected"), "the reference answer")
         got = decode(answer["value"])
-        if isinstance(exp, (int, float)) and not isinstance(exp, bool):
-            got = _number_of_0d(got)
-        if values_equal(got, exp, ex.rtol, ex.atol):
-            return Verdict(1.0)
-        hit = self.catalogued(ex, ref, got)
-        if hit is not None:
-            return Verdict(hit.max_score, hit.mistake, hit.message)
-        if isinstance(exp, np.ndarray) or (isinstance(exp, float) and isinstance(got, (int, float, np.ndarray))):
-            d = numeric_match(got, exp, ex.rtol, ex.atol)
-            if not d:
-                return Verdict(0.0, d.kind, d.message, safe_details(d.details))
-        if isinstance(exp, tuple) and isinstance(got, (tuple, list)) and len(exp) == len(got) > 1 \
-                and values_equal(list(got)[::-1], list(exp), ex.rtol, ex.atol):
-            return Verdict(0.0, "transpose", "Your tuple is in reverse order: for a shape, numerator layout puts "
-                                             "the outputs first and the inputs second.")
-        if type(got) is not type(exp) and not (isinstance(got, (int, float)) and isinstance(exp, (int, float))):
-            if not (isinstance(exp, tuple) and isinstance(got, list)):
-                return Verdict(0.0, "bad_type",
-                               f"`{ex.answer}` should be {_describe(exp)}, but it is {_describe(got)}.")
-        return Verdict(0.0, "wrong", f"`{ex.answer}` has the wrong value.")
+
+        def catalogue(value):
+            hit = self.catalogued(ex, ref, value)
+            return None if hit is None else ex.wrong.index(hit)
+
+        return verdict_of(ex, verdicts.value(ex.answer, got, _ExactValue(exp, ex.rtol, ex.atol),
+                                             catalogue=catalogue))
+
+
+    def selfcheck_data(self, ex: Exercise, ref: dict, salt: str) -> dict:
+        import numpy as np
+
+        from chainrule_utils import fingerprint as fp
+        from chainrule_utils.diagnosis import _reference_array
+        from chainrule_utils.values import describe, value_class
+
+        exp = self.reference(ref.get("expected"), "the reference answer")
+        wrongs = []
+        for k in range(len(ex.wrong)):
+            try:
+                wrongs.append(self.reference((ref.get("wrong") or [None] * (k + 1))[k], "wrong answer"))
+            except (ReferenceError_, WireError):
+                wrongs.append(None)
+        others = [np.asarray(fp.value_numbers(w), dtype=complex) for w in wrongs if w is not None]
+        cls = value_class(exp)
+        numeric = None
+        if cls in ("number", "array"):
+            arr = _reference_array(exp)
+            grids = fp.plan_grids([arr], others, ex.rtol)
+            numeric = fp.numeric_print(arr, grids, salt, "v")
+        else:
+            grids = fp.plan_grids([np.asarray(fp.value_numbers(exp), dtype=complex)], others, ex.rtol)
+        printed = fp.value_print(exp, grids.exact, salt)
+        if printed is None:
+            raise ReferenceError_(f"the reference answer ({describe(exp)}) cannot be fingerprinted")
+        return {"probe": "value", "answer": ex.answer, "salt": salt, "grids": grids.to_json(),
+                "expected": {**printed, "describe": describe(exp), "numeric": numeric},
+                "wrong": [{"mistake": w.mistake, "message": w.message,
+                           "value": None if v is None else fp.value_print(v, grids.exact, salt)}
+                          for w, v in zip(ex.wrong, wrongs, strict=True)]}
 
 
 KIND = ValueKind()
 
 
-def values_equal(got, exp, rtol: float, atol: float) -> bool:
-    """The value rule: exact for bool/int/str (strings stripped, case-insensitive)/tuples, rtol for
-    floats, `diagnose` for arrays."""
-    if isinstance(exp, (int, float)) and not isinstance(exp, bool):
-        got = _number_of_0d(got)
-    if isinstance(exp, bool):
-        return isinstance(got, (bool, np.bool_)) and bool(got) == exp
-    if isinstance(exp, str):
-        return isinstance(got, str) and got.strip().casefold() == exp.strip().casefold()
-    if isinstance(exp, int):
-        if isinstance(got, bool):
-            return False
-        if isinstance(got, int):
-            return got == exp
-        return isinstance(got, float) and got.is_integer() and int(got) == exp
-    if isinstance(exp, (float, complex)):
-        if isinstance(got, bool) or not isinstance(got, (int, float, complex)):
-            return False
-        return bool(numeric_match(np.asarray(got), np.asarray(exp), rtol, atol))
-    if isinstance(exp, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or len(got) != len(exp):
-            return False
-        return all(values_equal(g, e, rtol, atol) for g, e in zip(got, exp, strict=True))
-    if isinstance(exp, np.ndarray):
-        return bool(numeric_match(got, exp, rtol, atol))
-    if exp is None:
-        return got is None
-    return False
+class _ExactValue:
+    """chainrule_utils.verdicts.ValueReference for the source's value `exp`."""
 
+    def __init__(self, exp, rtol: float, atol: float):
+        from chainrule_utils.values import describe, value_class
 
-def _number_of_0d(v):
-    """The number a 0-d numeric array holds (np.array(2.5) is 2.5); anything else unchanged."""
-    if isinstance(v, np.ndarray) and v.shape == () and v.dtype.kind in "iuf":
-        return v.item()
-    return v
+        self.exp, self.rtol, self.atol = exp, rtol, atol
+        self.cls = value_class(exp)
+        self.description = describe(exp)
+        self.numeric = exact_reference(exp, rtol, atol) if self.cls in ("number", "array") else None
 
+    def equal(self, got) -> bool:
+        from chainrule_utils.values import values_equal
 
-def _describe(v) -> str:
-    if isinstance(v, np.ndarray):
-        return f"an array of shape {tuple(v.shape)}"
-    if isinstance(v, Opaque):
-        return f"a {v.type_name}"
-    return type(v).__name__
+        return values_equal(got, self.exp, self.rtol, self.atol)
+
+    def reversed_equal(self, got) -> bool:
+        from chainrule_utils.values import values_equal
+
+        return values_equal(list(got)[::-1], list(self.exp), self.rtol, self.atol)

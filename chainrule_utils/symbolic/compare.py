@@ -56,6 +56,57 @@ class ExprReport:
         return self
 
 
+# ----------------------------------------------------------------------------------------------
+# the sentences (the student's self-check, chainrule_utils.selfcheck, names mistakes with these too)
+
+SIGN = "Your expression has the wrong sign: it is the negative of the expected one."
+MISSING_TERM = "Your expression misses one term of the expected sum: every other part is right."
+EXTRA_TERM = "Your expression has one extra term: without it, it would be right."
+TRANSPOSE = ("Your matrix is the transpose of the expected one: numerator layout puts the outputs on rows and "
+             "the inputs on columns.")
+MISSING_FACTOR = ("Your expression is missing a factor that depends on the variables: multiplied by it, it would "
+                  "be right (in the chain rule, did you forget the derivative of an inner function?).")
+EXTRA_FACTOR = "Your expression has an extra factor that depends on the variables: divided by it, it would be right."
+DIFFERENT = "Your expression is not equal to the expected one."
+
+
+def invalid_sentence(reason) -> str:
+    return f"Your answer could not be read: {reason}."
+
+
+def factor_sentence(ratio: float | None) -> str:
+    """Names the constant only when it tells the mistake (2, 1/2, 3, ...): an arbitrary ratio (or None,
+    not known) would give the expected expression away."""
+    from ..diagnosis import _nice_ratio
+
+    nice = None if ratio is None else _nice_ratio(ratio)
+    if nice is None:
+        return "Your expression is a constant multiple of the expected one: a constant factor is off."
+    shown = sympy.nsimplify(nice, rational=True)
+    return (f"Your expression is {shown} times the expected one: a constant factor is off (for example a "
+            "missing 2 from differentiating a square).")
+
+
+def shape_sentence(got_shape, expected_shape) -> str:
+    """got_shape/expected_shape: a matrix's (rows, cols), or None for a scalar."""
+    gs = got_shape if got_shape is not None else "a scalar"
+    es = expected_shape if expected_shape is not None else "a scalar"
+    transposed = got_shape is not None and expected_shape is not None and tuple(got_shape) == tuple(expected_shape)[::-1]
+    extra = (": it has the transpose's shape, and numerator layout puts the outputs on rows"
+             if transposed else "")
+    return f"Your answer has shape {gs} but the expected one has shape {es}{extra}."
+
+
+def name_hint(extra_names) -> str:
+    """Names the answer uses that neither the question's symbols nor the expected answer use."""
+    extra = set(extra_names)
+    if not extra:
+        return ""
+    if "e" in extra:
+        return " (You used a variable named e: write exp(x), or E, for Euler's number.)"
+    return f" (Your answer uses {', '.join(sorted(extra))}, which the expected answer does not.)"
+
+
 def equivalent(a, b, *, symbols=None, timeout: float = 2.0) -> bool:
     """True iff a and b (strings or sympy objects) are mathematically equal; False when unsure."""
     return _guarded(_equivalent, (a, b, symbols, timeout), timeout, False)
@@ -131,13 +182,12 @@ def _compare(got, expected, symbols, timeout):
     try:
         g = _parse(got, table, deadline)
     except ValueError as exc:
-        return ExprReport("invalid", f"Your answer could not be read: {exc}.", None, exp,
-                          {"reason": str(exc)})
+        return ExprReport("invalid", invalid_sentence(exc), None, exp, {"reason": str(exc)})
     if _is_matrix(g) != _is_matrix(exp) or (_is_matrix(g) and g.shape != exp.shape):
         return _shape_report(g, exp)
     if _equal(g, exp, deadline):
         return ExprReport("equal", "Correct.", g, exp)
-    hint = _name_hint(g, exp)
+    hint = _name_hint(g, exp, table)
     try:
         report = _how_they_differ(g, exp, deadline)
     except TimeoutError:  # an outer time limit must still fire
@@ -145,7 +195,7 @@ def _compare(got, expected, symbols, timeout):
     except Exception:  # naming the difference is a courtesy; "different" is already decided
         report = None
     if report is None:
-        report = ExprReport("different", "Your expression is not equal to the expected one.", g, exp)
+        report = ExprReport("different", DIFFERENT, g, exp)
     report.message += hint
     return report
 
@@ -158,9 +208,7 @@ def _how_they_differ(g, exp, deadline) -> ExprReport | None:
         if report is not None:
             return report
     if _is_matrix(g) and g.shape[0] == g.shape[1] and _equal(g, exp.T, deadline):
-        return ExprReport("different", "Your matrix is the transpose of the expected one: numerator layout "
-                                       "puts the outputs on rows and the inputs on columns.", g, exp,
-                          {"transpose": True})
+        return ExprReport("different", TRANSPOSE, g, exp, {"transpose": True})
     if not _is_matrix(g):
         return _factor_report(g, exp, deadline)
     return None
@@ -177,12 +225,8 @@ def _factor_report(g, exp, deadline) -> ExprReport | None:
         ok, q = _limited(_short_ratio, max(min(deadline - clock(), 1.0), 0.05), num, den)
         if ok and q is not None:
             if kind == "missing":
-                return ExprReport("different", "Your expression is missing a factor that depends on the "
-                                               "variables: multiplied by it, it would be right (in the chain "
-                                               "rule, did you forget the derivative of an inner function?).", g, exp,
-                                  {"missing_factor": str(q)})
-            return ExprReport("different", "Your expression has an extra factor that depends on the variables: "
-                                           "divided by it, it would be right.", g, exp, {"extra_factor": str(q)})
+                return ExprReport("different", MISSING_FACTOR, g, exp, {"missing_factor": str(q)})
+            return ExprReport("different", EXTRA_FACTOR, g, exp, {"extra_factor": str(q)})
     return None
 
 
@@ -190,10 +234,13 @@ def _short_ratio(num, den):
     if den == 0:
         return None
     q = sympy.simplify(num / den)
+    return q if short_factor(q) else None
+
+
+def short_factor(q) -> bool:
+    """A factor worth naming: depends on the variables, is short, and divides by no variable."""
     _, q_den = q.as_numer_denom()
-    if q.free_symbols and q_den.is_number and sympy.count_ops(q) <= MAX_FACTOR_OPS:
-        return q  # a short product, no division: "a factor", not just "a different expression"
-    return None
+    return bool(q.free_symbols) and bool(q_den.is_number) and sympy.count_ops(q) <= MAX_FACTOR_OPS
 
 
 def check_expression(got, expected, symbols=None, *, timeout: float = 2.0) -> ExprReport:
@@ -224,13 +271,10 @@ def _entries(e) -> list:
 
 
 def _shape_report(g, exp) -> ExprReport:
-    gs = g.shape if _is_matrix(g) else "a scalar"
-    es = exp.shape if _is_matrix(exp) else "a scalar"
-    transposed = _is_matrix(g) and _is_matrix(exp) and g.shape == exp.shape[::-1]
-    extra = (": it has the transpose's shape, and numerator layout puts the outputs on rows"
-             if transposed else "")
-    return ExprReport("different", f"Your answer has shape {gs} but the expected one has shape {es}{extra}.",
-                      g, exp, {"got_shape": str(gs), "expected_shape": str(es)})
+    gs = g.shape if _is_matrix(g) else None
+    es = exp.shape if _is_matrix(exp) else None
+    return ExprReport("different", shape_sentence(gs, es), g, exp,
+                      {"got_shape": str(gs or "a scalar"), "expected_shape": str(es or "a scalar")})
 
 
 def _equal(a, b, deadline: float) -> bool:
@@ -352,14 +396,10 @@ def _describe_difference(g, exp, gv, ev, deadline) -> ExprReport | None:
     if len(pairs) < MIN_VALID_PROBES:
         return None
     if all(_close(x, tuple(-b for b in y), 1e-10) for x, y in pairs) and any(any(y) for _, y in pairs):
-        return ExprReport("sign", "Your expression has the wrong sign: it is the negative of the expected "
-                                  "one.",
-                          g, exp, {"factor": -1})
+        return ExprReport("sign", SIGN, g, exp, {"factor": -1})
     factor = _constant_ratio(pairs)
     if factor is not None:
-        return ExprReport("factor", f"Your expression is {factor} times the expected one: a constant factor "
-                                    "is off (for example a missing 2 from differentiating a square).",
-                          g, exp, {"factor": str(factor)})
+        return ExprReport("factor", factor_sentence(float(factor)), g, exp, {"factor": str(factor)})
     if not _is_matrix(g):
         term = _missing_term(g, exp, deadline)
         if term is not None:
@@ -404,17 +444,11 @@ def _missing_term(g, exp, deadline):
             pairs = [(x, y) for x, y in zip(cv, ev, strict=True) if x is not None and y is not None]
             if len(pairs) >= MIN_VALID_PROBES and all(_close(x, y, 1e-10) for x, y in pairs):
                 if kind == "missing":
-                    return ExprReport("missing_term", "Your expression misses one term of the expected sum: "
-                                                      "every other part is right.", g, exp, {"term": str(term)})
-                return ExprReport("different", "Your expression has one extra term: without it, it would be "
-                                               "right.", g, exp, {"extra_term": str(term)})
+                    return ExprReport("missing_term", MISSING_TERM, g, exp, {"term": str(term)})
+                return ExprReport("different", EXTRA_TERM, g, exp, {"extra_term": str(term)})
     return None
 
 
-def _name_hint(g, exp) -> str:
-    extra = {str(s) for s in _free_symbols(g)} - {str(s) for s in _free_symbols(exp)}
-    if not extra:
-        return ""
-    if "e" in extra:
-        return " (You used a variable named e: write exp(x), or E, for Euler's number.)"
-    return f" (Your answer uses {', '.join(sorted(extra))}, which the expected answer does not.)"
+def _name_hint(g, exp, table=None) -> str:
+    known = {str(s) for s in _free_symbols(exp)} | set(table or ())
+    return name_hint({str(s) for s in _free_symbols(g)} - known)

@@ -225,10 +225,8 @@ def test_broken_notebooks(graded):
     assert subs["membomb"].status in ("graded", "ungraded")
     if subs["membomb"].status == "graded":
         assert _scores(graded, "membomb") == _scores(graded, "full")
-    early = res["exit_early"]
-    assert early["t_jac"].score == 2.0
-    assert early["t_expr"].score == 0 and early["t_expr"].mistake == "stopped"
-    assert "stopped at cell" in early["t_chain"].message and subs["exit_early"].status == "graded"
+    # os._exit ends the run like a killed kernel: ungraded with the reason, never a silent zero
+    assert subs["exit_early"].status == "ungraded" and "kernel exited (code 0, os._exit?)" in subs["exit_early"].reason
     assert {r.mistake for r in res["sysexit"].values() if r.kind == "auto"} == {"stopped"}
 
 

@@ -9,11 +9,11 @@ from coursekit import code, tiny_notebook
 
 from autograder.assemble import assemble
 from autograder.judge import judge
-from autograder.kinds.chain_steps import chain_credit
-from autograder.kinds.value import values_equal
 from autograder.notebooks import cell_by_grade_id
 from autograder.spec import Exercise, WrongAnswer
 from autograder.wire import WireError, decode, encode
+from chainrule_utils.chain_steps import chain_credit
+from chainrule_utils.values import values_equal
 
 
 def _ids(nb):

@@ -68,7 +68,7 @@ def test_scores_messages_and_own_code_on_a_failed_page(pages):
 
 def test_full_marks_page(pages):
     html = page(pages, "good")
-    assert "Score: 4 / 5" in html and "(1 written answer(s) still to be graded by hand)" in html
+    assert "Score: 4 / 5" in html and "(1 written answer still to be graded by hand)" in html
     assert html.count(">correct<") == 3
     assert "Your answer:" not in html
 

@@ -51,3 +51,34 @@ def test_leak_detector_catches_markers_specs_and_trivial_lines_are_ignored():
     leaks = find_leaks(src, student)
     assert any("BEGIN HIDDEN TESTS" in x for x in leaks)
     assert any("`grading =`" in x for x in leaks)
+
+
+def test_release_writes_the_self_check_data_and_a_student_config(tmp_path):
+    import json
+
+    course = make_tiny_course(tmp_path / "c")
+    assert _release(course, TINY).returncode == 0
+    folder = course / "release" / TINY
+    data = json.loads((folder / "selfcheck.json").read_text())
+    assert set(data["exercises"]) == {"t_jac", "t_expr", "t_shape", "t_chain"}
+    assert {e["probe"] for e in data["exercises"].values()} == {"call", "evaluate", "value", "derivation"}
+    text = (folder / "selfcheck.json").read_text()
+    for secret in ("x**2*cos(x)", "3*x**2*cos(x**3)", "(2, 3)", "[2, 3]", "exp(sin(x))*cos(x)", "exp(u)*cos(x)"):
+        assert secret not in text, secret
+    assert "The product rule has two terms; you kept one." in text  # the grader's own sentence
+    assert "get_config()" in (folder / "nbgrader_config.py").read_text()
+    again = tmp_path / "again"
+    make_tiny_course(again)
+    assert _release(again, TINY).returncode == 0
+    assert (again / "release" / TINY / "selfcheck.json").read_text() == text  # fixed points: the same data
+
+
+def test_release_fails_loudly_when_the_self_check_data_cannot_be_built(tmp_path):
+    nb = tiny_notebook()
+    nb.cells[8].source = "### BEGIN SOLUTION\njac_shape = {'rows': 2}\n### END SOLUTION\n"
+    course = make_tiny_course(tmp_path / "c", nb)
+    proc = _release(course)
+    assert proc.returncode != 0
+    assert "self-check data cannot be built" in proc.stderr and "t_shape" in proc.stderr
+    assert not (course / "release" / TINY).exists()
+

@@ -111,11 +111,15 @@ def test_memory_limit_is_a_cell_error_not_a_crash():
     assert run.ungraded is None and "MemoryError" in run.cell_errors[1] and _value_of(run) is True
 
 
-def test_exit_and_signal_death():
+def test_exit_and_signal_death_end_alike_as_ungraded_with_the_reason():
     run = _run([{"code": "import os\nos._exit(3)", "cell": 4}, _extract("x")])
-    assert run.ungraded is None and run.stopped_at == 4 and not run.answers
+    assert run.ungraded == "kernel exited (code 3, os._exit?) at cell 4" and not run.answers
+    run = _run([{"code": "import os\nos._exit(0)", "cell": 4}, _extract("x")])
+    assert run.ungraded == "kernel exited (code 0, os._exit?) at cell 4" and run.stopped_at is None
     run = _run([{"code": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "cell": 5}])
     assert run.ungraded == "kernel died (SIGKILL, memory limit?) at cell 5"
+    run = _run([{"code": "import sys\nsys.exit(2)", "cell": 6}, _extract("x")])  # the notebook asks to stop
+    assert run.ungraded is None and run.stopped_at == 6
 
 
 def test_forged_lines_are_counted_and_ignored():

@@ -11,18 +11,29 @@ ids it may legitimately be diagnosed as (none for the uncatalogued ones, at leas
 recognised). chain_steps answers wrong in one part keep credit for the others by design, so there
 "wrong" means less than full marks.
 
-The visible self-checks of the student copy must agree (a correct case passes its self-check, a wrong
-one fails it): per assignment ONE kernel runs the released notebook, then each case's answer cell and
-the visible part of its test cell (`selfcheck` fixture).
+Student `cat<k>` holds the k-th CATALOGUED wrong answer of every exercise: the grader must name that
+mistake with the catalogue's sentence, and so must the self-check.
+
+The visible self-checks of the student copy (`check(<grade_id>, answer)`, chainrule_utils.selfcheck,
+with the release's selfcheck.json) must agree with the grader: per assignment ONE kernel runs the
+released notebook, then each case's answer cell and the visible part of its test cell (`selfcheck`
+fixture). A correct case passes; a wrong one fails naming the grader's mistake (the same catalogued
+mistake and sentence; the same generic diagnosis where the grader's is systematic). Neither the
+self-check's output nor the feedback pages (`feedback`, rendered for every case) contain the expected
+answer: its numbers at the self-check's points, its formula (normalised text), its shape tuple, or a
+line of the solution.
 """
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 import sys
+from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pytest
 from coursekit import graded_rows
 
@@ -545,26 +556,37 @@ def _cli(course: Path, *args) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
+def _exercises(a: str) -> dict:
+    return {ex.grade_id: ex for ex in load_exercises(_source(a))}
+
+
+def _cases(a: str, kind: str, gid: str) -> list[str]:
+    """The answer cell sources of one kind of case for one exercise (cat: the catalogue's code)."""
+    if kind == "cat":
+        return [w.code for w in _exercises(a)[gid].wrong]
+    items = CASES[a][gid][kind]
+    return items if kind == "right" else [item[0] for item in items]
+
+
 def _students(a: str) -> dict:
-    """{student: {answer cell id: source}}: right<k> / wrong<k> as described in the module docstring."""
+    """{student: {answer cell id: source}}: right<k> / wrong<k> / cat<k> as described in the module
+    docstring."""
     sols = solution_sources(read_notebook(_source(a)))
     out = {}
-    for kind in ("right", "wrong"):
-        depth = max(len(c[kind]) for c in CASES[a].values())
+    for kind in ("right", "wrong", "cat"):
+        depth = max(len(_cases(a, kind, gid)) for gid in CASES[a])
         for k in range(depth):
             answers = {}
-            for gid, case in CASES[a].items():
-                items = case[kind]
-                if k < len(items):
-                    answers[f"{gid}_answer"] = items[k] if kind == "right" else items[k][0]
-                else:
-                    answers[f"{gid}_answer"] = sols[f"{gid}_answer"]
+            for gid in CASES[a]:
+                items = _cases(a, kind, gid)
+                answers[f"{gid}_answer"] = items[k] if k < len(items) else sols[f"{gid}_answer"]
             out[f"{kind}{k}"] = answers
     return out
 
 
 def grade_assignment(a: str, root: Path) -> dict:
-    """Release `a` in a fresh course under `root`, grade every case student in one run.
+    """Release `a` in a fresh course under `root`, grade every case student in one run, write the
+    feedback pages.
 
     Returns {"rows": {student: {grade_id: ResultRow}}, "subs": {student: SubmissionRow}, "run": proc}."""
     course = root / "course"
@@ -577,8 +599,9 @@ def grade_assignment(a: str, root: Path) -> dict:
     for student, answers in _students(a).items():
         write_notebook(with_answers(released, answers), course / "submitted" / student / a / f"{a}.ipynb")
     run = _cli(course, "grade", a, "--jobs", "2", "--force")
+    feedback = _cli(course, "feedback", a)
     subs, rows = graded_rows(course, a)
-    return {"rows": rows, "subs": subs, "run": run, "course": course}
+    return {"rows": rows, "subs": subs, "run": run, "course": course, "feedback": feedback}
 
 
 _GRADED: dict = {}
@@ -593,13 +616,24 @@ def graded(tmp_path_factory):
     return get
 
 
-# the self-check asks for exactly the form the prompt asks for, where the grader is lenient
-SELFCHECK_STRICTER = {("02_shape_a", "right", 2): "the prompt asks for a tuple; the grader also accepts a list"}
+_PROBE = """
+def _selfcheck_probe(_gid, _name):
+    import json as _json
+
+    from chainrule_utils.selfcheck import evaluate, load
+
+    try:
+        _r = evaluate(load()["exercises"][_gid], globals()[_name])
+        print("SELFCHECK" + _json.dumps([_r.right, _r.mistake, _r.message]))
+    except KeyError:
+        print("SELFCHECK" + _json.dumps([False, "missing", None]))
+"""
 
 
 def run_selfchecks(a: str, course: Path) -> dict:
-    """{(grade_id, kind, k): (passed, message)}: the released notebook runs once in one kernel (with the
-    solutions), then for each case its answer cell and the visible part of its test cell."""
+    """{(grade_id, kind, k): {"passed", "output", "right", "mistake", "message"}}: the released notebook
+    runs once in one kernel (with the solutions, in the release folder beside selfcheck.json), then for
+    each case its answer cell, the visible part of its test cell, and the self-check's finding."""
     from jupyter_client.manager import start_new_kernel
 
     from autograder.spec import is_test_cell, nbgrader_meta
@@ -607,6 +641,7 @@ def run_selfchecks(a: str, course: Path) -> dict:
     folder = course / "release" / a
     released = read_notebook(folder / f"{a}.ipynb")
     sols = solution_sources(read_notebook(_source(a)))
+    exercises = _exercises(a)
     # generous start-up time: on a loaded 2-core machine (pytest -n 2 with sandboxes) 60 s was seen to pass
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(folder), startup_timeout=300)
 
@@ -616,15 +651,16 @@ def run_selfchecks(a: str, course: Path) -> dict:
         def hook(msg):
             if msg["msg_type"] == "stream":
                 out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append("\n".join(msg["content"]["traceback"]))
 
         reply = kc.execute_interactive(code, timeout=120, output_hook=hook)["content"]
-        if reply["status"] == "ok":
-            return True, "".join(out).strip()
-        return False, f"{reply.get('ename')}: {reply.get('evalue')}"
+        return reply["status"] == "ok", "".join(out).strip()
 
     results = {}
     try:
         run("%matplotlib agg")
+        run(_PROBE)
         tests = {}
         for cell in released.cells:
             gid = nbgrader_meta(cell).get("grade_id")
@@ -636,11 +672,16 @@ def run_selfchecks(a: str, course: Path) -> dict:
                 tests[gid] = cell.source
             else:
                 run(cell.source)
-        for gid, case in CASES[a].items():
-            for kind in ("right", "wrong"):
-                for k, item in enumerate(case[kind]):
-                    run(item if kind == "right" else item[0])
-                    results[(gid, kind, k)] = run(tests[gid])
+        for gid in CASES[a]:
+            for kind in ("right", "wrong", "cat"):
+                for k, code in enumerate(_cases(a, kind, gid)):
+                    run(code)
+                    passed, output = run(tests[gid])
+                    _, probe = run(f"_selfcheck_probe({gid!r}, {exercises[gid].answer!r})")
+                    line = next((x for x in probe.splitlines() if x.startswith("SELFCHECK")), "SELFCHECK[null]")
+                    right, mistake, message = (json.loads(line[len("SELFCHECK"):]) + [None, None, None])[:3]
+                    results[(gid, kind, k)] = {"passed": passed, "output": output, "right": right,
+                                               "mistake": mistake, "message": message}
             run(sols[f"{gid}_answer"])
     finally:
         kc.stop_channels()
@@ -663,8 +704,8 @@ def selfcheck(graded):
 def _params(kind: str):
     out = []
     for a, exercises in CASES.items():
-        for gid, case in exercises.items():
-            for k in range(len(case[kind])):
+        for gid in exercises:
+            for k in range(len(_cases(a, kind, gid))):
                 key = (a, f"{kind}{k}", gid)
                 marks = [pytest.mark.xfail(strict=True, reason=XFAIL[key])] if key in XFAIL else []
                 out.append(pytest.param(a, gid, k, id=f"{gid}-{kind}{k}", marks=marks))
@@ -702,7 +743,7 @@ _EXPECTED_NUMBER = re.compile(r"expected:? -?\d")
 def test_uncatalogued_mistake_scores_zero_with_a_true_message(graded, a, gid, k):
     code, allowed, kind = CASES[a][gid]["wrong"][k]
     row = _row(graded, a, f"wrong{k}", gid)
-    ex = next(e for e in load_exercises(_source(a)) if e.grade_id == gid)
+    ex = _exercises(a)[gid]
     if ex.kind == "chain_steps":
         assert row.score < row.max_score, f"{code!r} scored {row.score}/{row.max_score}"
     else:
@@ -723,25 +764,217 @@ def test_uncatalogued_mistake_scores_zero_with_a_true_message(graded, a, gid, k)
             assert text not in row.message, f"message leaks {text!r}: {row.message}"
 
 
+def _named_by_grader(ex, k: int, mistake: str) -> bool:
+    """The grader names catalogued answer k by its own id, or by an earlier entry with the same values."""
+    return mistake == ex.wrong[k].mistake or mistake in {w.mistake for w in ex.wrong[:k]}
+
+
+@pytest.mark.parametrize(("a", "gid", "k"), _params("cat"))
+def test_catalogued_mistake_is_named_by_grader_and_self_check_alike(graded, selfcheck, a, gid, k):
+    ex = _exercises(a)[gid]
+    w = ex.wrong[k]
+    row = _row(graded, a, f"cat{k}", gid)
+    assert row.score <= w.max_score * row.max_score + 1e-9, f"{w.mistake} scored {row.score}"
+    assert _named_by_grader(ex, k, row.mistake), f"{w.mistake}: the grader says {row.mistake}: {row.message}"
+    found = selfcheck(a)[(gid, "cat", k)]
+    assert not found["passed"], f"{w.mistake}: the self-check passes it: {found['output']}"
+    assert (found["mistake"], found["message"]) == (row.mistake, row.message), \
+        f"{w.mistake}: grader {row.mistake}: {row.message} / self-check {found['mistake']}: {found['message']}"
+    assert row.message in found["output"], found["output"]
+
+
+# mistakes whose name does not depend on where the answer is evaluated: the self-check (its own fixed
+# points) must name them as the grader (random points) does
+SAME_EVERYWHERE = {"sign", "factor", "transpose", "diag_only", "diag_vector", "diag_matrix", "shape",
+                   "approximate", "not_callable", "bad_type", "unanswered", "error", "invalid", "missing_term",
+                   "nonfinite"}
+
+
 def _selfcheck_params():
     out = []
     for a, exercises in CASES.items():
         for gid, case in exercises.items():
             for kind in ("right", "wrong"):
                 for k in range(len(case[kind])):
-                    key = (gid, kind, k)
-                    marks = [pytest.mark.xfail(strict=True, reason=SELFCHECK_STRICTER[key])] \
-                        if key in SELFCHECK_STRICTER else []
-                    out.append(pytest.param(a, gid, kind, k, id=f"{gid}-{kind}{k}", marks=marks))
+                    out.append(pytest.param(a, gid, kind, k, id=f"{gid}-{kind}{k}"))
     return out
 
 
 @pytest.mark.parametrize(("a", "gid", "kind", "k"), _selfcheck_params())
-def test_visible_self_check_agrees_with_the_grader(selfcheck, a, gid, kind, k):
-    passed, message = selfcheck(a)[(gid, kind, k)]
-    case = CASES[a][gid][kind][k]
-    code = case if kind == "right" else case[0]
+def test_visible_self_check_agrees_with_the_grader(graded, selfcheck, a, gid, kind, k):
+    found = selfcheck(a)[(gid, kind, k)]
+    code = _cases(a, kind, gid)[k]
+    row = _row(graded, a, f"{kind}{k}", gid)
     if kind == "right":
-        assert passed, f"a correct answer fails its self-check: {code!r} -> {message}"
-    else:
-        assert not passed, f"a wrong answer passes its self-check: {code!r} -> {message}"
+        assert found["passed"] and found["right"], f"a correct answer fails its self-check: {code!r} -> {found}"
+        return
+    assert not found["passed"] and not found["right"], f"a wrong answer passes its self-check: {code!r}"
+    catalogued = {w.mistake for w in _exercises(a)[gid].wrong}
+    if row.mistake in catalogued or row.mistake in SAME_EVERYWHERE:
+        assert (found["mistake"], found["message"] if row.mistake in catalogued else found["mistake"]) == \
+            (row.mistake, row.message if row.mistake in catalogued else row.mistake), \
+            f"{code!r}: grader {row.mistake}: {row.message} / self-check {found['mistake']}: {found['message']}"
+    else:  # a diagnosis that depends on the points (which entries, how many points): never a catalogued one
+        assert found["mistake"] not in catalogued, f"{code!r}: the self-check claims {found['mistake']}"
+
+
+# ---------------------------------------------------------------------------------------------
+# nothing gives the answer away
+
+
+def _norm(text: str) -> str:
+    """Formula text without spaces, multiplication signs and with one power notation."""
+    text = text.replace("²", "^2").replace("**", "^").replace("−", "-")
+    return re.sub(r"[\s*]", "", text).lower()
+
+
+def _secrets(a: str, course: Path) -> dict:
+    """{grade_id: (texts, numbers, formulas)}: normalised texts, numbers and sympy expressions that would
+    give each answer away, from the reference run at the self-check's own fixed points
+    (autograder.selfchecks)."""
+    import sympy
+
+    from autograder import sandbox, selfchecks
+    from autograder.course import Course
+    from autograder.grading import build_reference, load_plan
+    from autograder.kinds import kind_of
+    from chainrule_utils.symbolic import parse_expression
+
+    c = Course.open(course)
+    plan = load_plan(c, a)
+    refs = build_reference(plan, limits=sandbox.Limits(), protect=[c.root],
+                           rng=np.random.default_rng(selfchecks.seed_of(a)))
+    out = {}
+    for nb in plan.notebooks:
+        for ex in nb.exercises:
+            entry = refs[nb.stem].entries[ex.grade_id]
+            kind = kind_of(ex.kind)
+            texts, numbers, formulas = set(), [], []
+            if ex.kind == "expression":
+                e = parse_expression(entry["expected"]["text"])
+                for form in {e, sympy.expand(e), sympy.factor(e)}:
+                    texts.add(_norm(str(form)))
+                    texts |= {_norm(str(t)) for t in sympy.Add.make_args(form) if sympy.count_ops(t) >= 1}
+                    factors = sympy.Mul.make_args(form)[:6]
+                    products = [sympy.Mul(*c) for r in range(1, len(factors)) for c in combinations(factors, r)]
+                    formulas += [t for t in [*sympy.Add.make_args(form), *products]
+                                 if t.free_symbols and sympy.count_ops(t) >= 1]
+                formulas.append(e)
+            elif ex.kind == "chain_steps":
+                d = kind.observed(entry["expected"])
+                var = sympy.Symbol(ex.spec["variable"])
+                df = sympy.diff(parse_expression(ex.spec["function"], {ex.spec["variable"]: var}), var)
+                texts |= {_norm(str(df)), _norm(str(d.get("result"))), _norm(str(d.get("product")))}
+                formulas.append(df)
+            elif ex.kind == "function":
+                numbers = [v for value in kind.reference(entry["expected"], "reference")
+                           for v in np.ravel(np.asarray(value, dtype=float))]
+            else:
+                from chainrule_utils.fingerprint import value_numbers
+
+                value = kind.reference(entry["expected"], "reference")
+                if isinstance(value, tuple):  # a shape, or a tuple of shapes
+                    texts |= {_norm(str(v)) for v in (value, *value) if isinstance(v, tuple)}
+                numbers = [float(np.real(v)) for v in value_numbers(value)]
+            out[ex.grade_id] = ({t for t in texts if len(t) >= 3}, numbers, formulas)
+    return out
+
+
+def _shown(v: float) -> list[str]:
+    """How a number could be printed: 3 to 6 significant digits (numbers with fewer digits are too
+    common in sentences to tell anything)."""
+    digits = f"{abs(v):.6g}".replace(".", "").replace("-", "").lstrip("0").split("e")[0].rstrip("0")
+    if len(digits) < 3 or not np.isfinite(v):
+        return []
+    return sorted({f"{v:.{n}g}" for n in range(3, 7)} | {f"{v:.{n}f}" for n in range(2, 5)})
+
+
+def _stated_formulas(text: str) -> list[str]:
+    """What a sentence states a formula to be: the text after each '=' up to the end of its clause, and
+    each shorter run of its first words (prose may follow the formula)."""
+    out = []
+    for part in text.split("=")[1:]:
+        words = re.split(r"[;:,]|\.(?:\s|$)|\bnot\b|\bso\b|\bbut\b", part)[0].split()[:12]
+        out += [" ".join(words[:n]) for n in range(len(words), 0, -1)]
+    return out
+
+
+def _same_formula(clause: str, formula) -> bool:
+    """Whether `clause` (prose math: implicit products, ^ and ²) is `formula`, or minus it, numerically."""
+    import random
+
+    import sympy
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    names = {str(s): s for s in formula.free_symbols}
+    try:
+        got = parse_expr(clause.replace("²", "^2").replace("·", "*"), local_dict=dict(names),
+                         transformations=standard_transformations + (implicit_multiplication_application,
+                                                                     convert_xor))
+    except Exception:  # noqa: BLE001  (prose that is not a formula)
+        return False
+    if not isinstance(got, sympy.Expr) or not got.free_symbols or not got.free_symbols <= set(names.values()):
+        return False
+    rng = random.Random(0)
+    for sign in (1, -1):
+        ok = True
+        for _ in range(3):
+            point = {s: rng.uniform(0.3, 1.7) for s in names.values()}
+            try:
+                a, b = complex(got.evalf(subs=point)), complex(sign * formula.evalf(subs=point))
+            except (TypeError, ValueError):
+                ok = False
+                break
+            ok = ok and abs(a - b) <= 1e-9 * max(1.0, abs(b))
+        if ok:
+            return True
+    return False
+
+
+def _leaks(text: str, secrets) -> list[str]:
+    texts, numbers, formulas = secrets
+    text = re.sub(r"\bgot -?[\d.]+(e[+-]?\d+)?", "got ...", text)  # the student's own value
+    found = [t for t in texts if t in _norm(text)]
+    for clause in _stated_formulas(text):
+        found += [f"{clause} (= {f})" for f in formulas if _same_formula(clause, f)]
+    for v in numbers:
+        for shown in _shown(float(v)):
+            if re.search(rf"(?<![\d.]){re.escape(shown)}(?!\d)", text):
+                found.append(shown)
+    return found
+
+
+
+@pytest.mark.parametrize("a", list(CASES))
+def test_no_self_check_output_or_feedback_gives_the_answer_away(graded, selfcheck, a):
+    g = graded(a)
+    assert g["feedback"].returncode == 0, g["feedback"].stderr
+    secrets = _secrets(a, g["course"])
+    checked = selfcheck(a)
+    problems = []
+    for (gid, kind, k), found in checked.items():
+        if kind == "right":
+            continue
+        for leak in _leaks(found["output"], secrets[gid]):
+            problems.append(f"self-check of {gid} {kind}{k} shows {leak!r}: {found['output']}")
+    pages = sorted((g["course"] / "feedback").glob(f"*/{a}/{a}.html"))
+    assert len(pages) == len(g["subs"]), [p.parent.parent.name for p in pages]
+    for page in pages:
+        html = page.read_text()
+        messages = re.findall(r'<p class="message[^"]*">(.*?)</p>', html, flags=re.S)
+        sections = re.findall(r'<section class="exercise[^"]*" id="([^"]+)">(.*?)</section>', html, flags=re.S)
+        for gid, body in sections:
+            for msg in re.findall(r'<p class="message[^"]*">(.*?)</p>', body, flags=re.S):
+                for leak in _leaks(msg, secrets.get(gid, (set(), []))):
+                    problems.append(f"feedback {page.parent.parent.name}/{gid} shows {leak!r}: {msg}")
+        for msg in messages:
+            if "`" in msg:
+                problems.append(f"feedback {page.parent.parent.name}: raw backticks in {msg!r}")
+        if "diagnosis:" in html:
+            problems.append(f"feedback {page.parent.parent.name}: an internal mistake id is shown")
+    assert not problems, "\n".join(problems[:30])
