@@ -72,6 +72,8 @@ bench: setup
 	$(PY) bench/bench_grade.py
 	$(PY) bench/bench_site.py
 	$(PY) bench/bench_cluster.py
+	$(PY) bench/bench_hostile.py
+	$(PY) bench/bench_hand_scale.py
 
 # A JupyterHub for one class on 127.0.0.1 (deploy/hub/): demo accounts, nbgrader's exchange; needs root.
 HUB_STATE ?= /var/lib/chainrule-hub

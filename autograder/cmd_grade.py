@@ -33,11 +33,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandboxes (default: the number of CPU cores, %(default)s here)")
     parser.add_argument("--timeout", type=float, default=120.0,
                         help="time limit per notebook: CPU seconds of its whole sandbox (wall clock without a "
-                             "cgroup; a wall-clock backstop of 3x; default %(default)s)")
-    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell, in seconds (default %(default)s)")
-    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB (default %(default)s)")
+                             "cgroup; a wall-clock backstop of 3x; default: %(default)s)")
+    parser.add_argument("--cell-timeout", type=float, default=30.0, help="limit per cell, in seconds (default: %(default)s)")
+    parser.add_argument("--memory", type=int, default=2048, metavar="MB", help="memory limit per notebook, in MB (default: %(default)s)")
     parser.add_argument("--judge-budget", type=float, default=JudgeLimits.budget_cpu_s, metavar="S",
-                        help="CPU seconds to judge one submission's answers (an exercise gets at most half; default %(default)s)")
+                        help="CPU seconds to judge one submission's answers (an exercise gets at most half; default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="regrade those already graded")
     parser.add_argument("--student", action="append", default=[], metavar="ID", help="only these students")
     parser.add_argument("--cluster", metavar="ADDRESS", default=None,

@@ -61,8 +61,10 @@ def temp_course(course: Course, assignment: str) -> Course:
 
 
 def verify_assignment(course: Course, name: str, *, limits: sandbox.Limits, jobs: int = 1,
-                      keep: bool = False, out=sys.stdout) -> list[str]:
-    """Run every check on one assignment; print a table; return the violations (empty when fine)."""
+                      keep: bool = False, out=None) -> list[str]:
+    """Run every check on one assignment; print a table to `out` (default: sys.stdout as it is at the
+    call, not at import); return the violations (empty when fine)."""
+    out = out or sys.stdout
     t0 = time.time()
     tmp = temp_course(course, name)
     try:

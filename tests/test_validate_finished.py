@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = sorted(p.name for p in (REPO / "course" / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("validate_finished")]
 
 
 @pytest.fixture(scope="module")

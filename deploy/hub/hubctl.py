@@ -94,19 +94,20 @@ def _read_pid(path: Path) -> int | None:
 
 
 def processes_of(uids: set[int]) -> list[int]:
-    """Pids of the processes whose real or effective uid is in uids."""
+    """Pids of the live processes whose real or effective uid is in uids. A zombie (state Z: it has
+    exited and holds nothing but its pid until its parent, or init, reaps it) is not running."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            for line in (entry / "status").read_text().splitlines():
-                if line.startswith("Uid:"):
-                    real, effective = (int(x) for x in line.split()[1:3])
-                    if real in uids or effective in uids:
-                        found.append(int(entry.name))
-                    break
-        except (OSError, ValueError):
+            fields = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+            if fields.get("State", "").split()[:1] == ["Z"]:
+                continue
+            real, effective = (int(x) for x in fields["Uid"].split()[:2])
+            if real in uids or effective in uids:
+                found.append(int(entry.name))
+        except (OSError, ValueError, KeyError):
             continue
     return found
 

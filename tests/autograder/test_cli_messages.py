@@ -17,7 +17,8 @@ def _help(command: str) -> str:
 def test_help_shows_the_defaults_that_matter():
     text = _help("grade")
     assert re.search(r"--jobs JOBS parallel sandboxes \(default: the number of CPU cores, \d+ here\)", text)
-    assert "--timeout TIMEOUT wall-clock limit per notebook, in seconds (default: 120.0)" in text
+    assert re.search(r"--timeout TIMEOUT time limit per notebook: CPU seconds .*; default: 120.0\)", text)
+    assert re.search(r"--judge-budget S CPU seconds to judge one submission's answers .*; default: 30.0\)", text)
     assert "--cell-timeout CELL_TIMEOUT limit per cell, in seconds (default: 30.0)" in text
     assert "--memory MB memory limit per notebook, in MB (default: 2048)" in text
     assert "regrade those already graded (default" not in text          # flags show no "False"

@@ -31,6 +31,9 @@ from test_redteam import _cli
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("hostile_class")
+
 REPO = Path(__file__).resolve().parents[2]
 A1, A4 = "01_scalar_rules", "04_chain_rules"
 RUN_BOUND = 1200  # seconds for the whole grade run: a hang guard, not a speed goal

@@ -23,6 +23,9 @@ from autograder.exports import csv_safe
 from autograder.notebooks import NotebookError, parse_notebook, read_notebook, write_notebook
 from autograder.results import ResultsStore
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("pipe_badinput")
+
 A = "01_tiny"
 FULL = {"01_cube_answer": "d_cube = 3 * x**2",
         "01_jac_answer": "def jac_h(x):\n    return np.array([[x[1], x[0], 0.0], [0.0, 1.0, 1.0]])",

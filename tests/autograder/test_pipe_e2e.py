@@ -13,7 +13,7 @@ from autograder.__main__ import main
 from autograder.course import Course
 from autograder.sample_class import BROKEN_KINDS, generate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("pipe_e2e")]
 
 
 @pytest.fixture(scope="module")

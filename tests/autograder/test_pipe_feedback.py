@@ -10,6 +10,9 @@ from test_pipe_fixture import SECRET_LINES, make_course, record, release, submit
 from autograder import html as H
 from autograder.__main__ import main
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("pipe_feedback")
+
 TRANSPOSE_MSG = "Your matrix is the transpose of the Jacobian: numerator layout puts the outputs of h on rows."
 EVIL = '</code></pre><script>alert("pwned")</script><img src=x onerror=alert(1)>'
 

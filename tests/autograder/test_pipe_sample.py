@@ -14,6 +14,9 @@ from autograder.notebooks import NotebookError, cell_by_grade_id, parse_notebook
 from autograder.sample_class import BROKEN_KINDS, generate
 from autograder.spec import load_exercises
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("pipe_sample")
+
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):

@@ -32,6 +32,9 @@ from coursekit import graded_rows
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("redteam")
+
 REPO = Path(__file__).resolve().parents[2]
 A = "01_scalar_rules"
 SOURCE = REPO / "course" / "source" / A / f"{A}.ipynb"

@@ -26,6 +26,9 @@ from autograder import sandbox
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 from autograder.wire import decode
 
+# its module fixture grades a class once: every test of this file on one xdist worker
+pytestmark = pytest.mark.xdist_group("redteam_more")
+
 PY = sys.executable
 POLY = "4 * x**5 - 3 * x**2 + 7"
 # a program that prints the derivative, hidden from any scan as base64 text
@@ -171,6 +174,7 @@ def _run(code: str, *, hand: bool = False, **limits):
 
 _LIBC = """
 import ctypes
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
 """

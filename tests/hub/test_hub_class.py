@@ -67,8 +67,7 @@ async def lab_view(page) -> dict:
 
 
 async def open_assignment_list(page):
-    await page.click("#jp-MainMenu >> text=Nbgrader")
-    await page.click("#jp-mainmenu-nbgrader >> text=Assignment List")
+    await open_menu_item(page, "Nbgrader", "#jp-mainmenu-nbgrader >> text=Assignment List")
     await page.locator("#released_assignments_list").wait_for()
 
 
@@ -169,6 +168,24 @@ async def news_popup_shown(page) -> bool:
 
 # ---------------------------------------------------------------------------------------------------
 
+async def open_menu_item(page, menu: str, item: str, attempts: int = 6) -> None:
+    """Click `item` in the main menu `menu`. A menu opened while JupyterLab is still starting can close
+    again before its item is clicked (a widget taking focus closes it): open it again, a few times."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        await page.click(f"#jp-MainMenu >> text={menu}")
+        try:
+            target = page.locator(item).first      # "Formgrader" also matches "Formgrader (local)"
+            await target.wait_for(state="visible", timeout=15_000)
+            await target.click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            await page.keyboard.press("Escape")
+
+
 def test_a_class_on_the_hub(hub, tmp_path):
     from playwright.async_api import async_playwright
 
@@ -211,8 +228,7 @@ def test_a_class_on_the_hub(hub, tmp_path):
         async def instructor(browser):
             page = await login(browser, hub, hub.instructor)
             results["view instructor"] = await lab_view(page)
-            await page.click("#jp-MainMenu >> text=Nbgrader")
-            await page.click("#jp-mainmenu-nbgrader >> text=Formgrader")
+            await open_menu_item(page, "Nbgrader", "#jp-mainmenu-nbgrader >> text=Formgrader")
             frame = page.frame_locator(".jp-MainAreaWidget:visible iframe")
             results["formgrader"] = await frame.locator("body").inner_text(timeout=120_000)
             results["news instructor"] = await news_popup_shown(page)
