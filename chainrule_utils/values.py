@@ -75,7 +75,7 @@ def plain(obj):
     except RecursionError:
         return Other("too deep")
     except Exception:  # hostile __array__ / __len__ / __eq__ ...
-        return Other(_type_name(obj))
+        return Other(type_name(obj))
 
 
 def _plain(obj, depth: int):
@@ -106,7 +106,7 @@ def _plain(obj, depth: int):
         if len(obj) > MAX_ITEMS:
             return Other("too large")
         return {_plain(k, depth + 1): _plain(v, depth + 1) for k, v in list(obj.items())}
-    return Other(_type_name(obj))
+    return Other(type_name(obj))
 
 
 def _array(arr: np.ndarray):
@@ -129,7 +129,9 @@ def _array(arr: np.ndarray):
     return Other(f"array of {arr.dtype}")
 
 
-def _type_name(obj) -> str:
+def type_name(obj) -> str:
+    """The type of `obj` as shown to a student (module-qualified unless a builtin), at most 100 characters;
+    never raises, whatever the object does."""
     try:
         t = type(obj)
         name = t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"

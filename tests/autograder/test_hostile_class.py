@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from coursekit import graded_rows
 from test_redteam import _cli
+from test_redteam_more import _named
 
 from autograder.notebooks import read_notebook, solution_sources, with_answers, write_notebook
 
@@ -91,18 +92,6 @@ def _source(a: str) -> Path:
     return REPO / "course" / "source" / a / f"{a}.ipynb"
 
 
-def _hog_processes(name: str) -> list[int]:
-    out = []
-    for p in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{p}/comm") as fh:
-                if fh.read().strip() == name:
-                    out.append(int(p))
-        except OSError:
-            pass
-    return out
-
-
 def _clean(text) -> bool:
     return text is None or not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 or c in "\u202e\u2066" for c in str(text))
 
@@ -154,7 +143,7 @@ def graded(tmp_path_factory, canary):
     run = _cli(course, "grade", "--jobs", "2", timeout=RUN_BOUND)
     took = time.time() - t0
     time.sleep(1.0)
-    left = _hog_processes(hog_name)
+    left = _named(hog_name)
     for pid in left:  # ours: started by cpu_hog, if the grader failed to end them
         try:
             os.kill(pid, signal.SIGKILL)
