@@ -3,6 +3,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,3 +38,13 @@ def test_environment_installs_the_project_with_dev_extras_and_python_311():
     assert "name: chainrule" in text
     assert re.search(r"^  - python=3\.11$", text, re.M)
     assert "-e .[dev]" in text
+
+
+@pytest.mark.xdist_group("environment")
+def test_xdist_groups_reach_the_scheduler(request):
+    """Under `--dist loadgroup` (make test) a test's group must be part of its id, which is what keeps
+    a group on one worker: its module fixture then grades a class once, and the site is built once,
+    never twice at the same time in one folder. (pytest 9 with pytest-xdist 3.8 loses it.)"""
+    if not getattr(request.config.option, "loadgroup", False):   # set by xdist on its workers
+        pytest.skip("only meaningful on an xdist worker with --dist loadgroup (make test)")
+    assert request.node.nodeid.endswith("@environment"), request.node.nodeid

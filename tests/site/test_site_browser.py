@@ -193,7 +193,9 @@ def test_internal_links_resolve(built_site):
                 broken.append((page.name, href))
                 continue
             if parts.fragment and target.suffix == ".html":
-                ids = cache.setdefault(target, _parse(target).ids)
+                if target not in cache:        # (setdefault would parse the page again for every link)
+                    cache[target] = _parse(target).ids
+                ids = cache[target]
                 if unquote(parts.fragment) not in ids:
                     broken.append((page.name, href))
     assert not broken
