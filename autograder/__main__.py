@@ -1,7 +1,9 @@
 """`python -m autograder` (also `chainrule-grade`): the instructor's command line.
 
 Each subcommand lives in its own module, autograder/cmd_<name>.py, which defines
-`add_arguments(parser)` and `run(args) -> int`. Errors the user can fix print one line and exit 2.
+`add_arguments(parser)` and `run(args) -> int`: options in, a library call, lines out (the work itself
+is in library modules: student_copies, collecting, class_grading, feedback_pages, exports,
+class_report, verification, sample_class). Errors the user can fix print one line and exit 2.
 """
 from __future__ import annotations
 

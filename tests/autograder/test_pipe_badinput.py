@@ -567,7 +567,7 @@ def test_broken_nbgrader_config_is_one_line(course_dir, capsys, config, words): 
 
 
 def test_one_page_that_fails_does_not_stop_feedback(course_dir, capsys, monkeypatch):  # noqa: F811
-    import autograder.cmd_feedback as fb
+    import autograder.feedback_pages as fb
 
     for s in ("ann", "bob", "cat"):
         record(course_dir, A, s, [("01_cube", "auto", 1.0, 1.0, None, None)])
@@ -666,7 +666,7 @@ def test_collect_rejects_bad_caps(course_dir, tmp_path, capsys):  # noqa: F811
 def test_a_verdict_that_cannot_be_written_is_recorded_as_ungraded(course_dir, monkeypatch):  # noqa: F811
     import autograder.nbgradebook as nbgradebook
     from autograder import sandbox
-    from autograder.cmd_grade import Grader
+    from autograder.class_grading import Grader
     from autograder.course import Course
     from autograder.grading import load_plan
 
@@ -691,8 +691,8 @@ def test_a_verdict_that_cannot_be_written_is_recorded_as_ungraded(course_dir, mo
 
 
 def test_feedback_shows_the_copy_of_an_answer_cell_that_ran_last(course_dir):  # noqa: F811
-    from autograder.cmd_feedback import student_answer
     from autograder.course import Course
+    from autograder.feedback_pages import student_answer
 
     folder = submit(course_dir, A, "ann", {"01_cube_answer": "d_cube = 1  # first"})
     nb = read_notebook(folder / f"{A}.ipynb")

@@ -7,8 +7,8 @@ import re
 from test_pipe_fixture import course_dir, record  # noqa: F401  (course_dir is a fixture)
 
 from autograder.__main__ import main
+from autograder.class_report import mistake_counts, question_scores
 from autograder.classdata import load_class
-from autograder.cmd_report import mistake_counts, question_scores
 from autograder.course import Course
 
 T = "Your matrix is the transpose of the Jacobian."
@@ -98,7 +98,7 @@ def test_not_answered_is_not_a_mistake_and_shares_count_those_who_answered(cours
     jac = mistake_counts(data, "01_tiny")["01_jac"]
     assert [(m.mistake, m.count, m.of) for m in jac] == [("transpose", 2, 6), ("sign", 1, 6)]
     assert round(jac[0].percent) == 33
-    from autograder.cmd_report import not_answered
+    from autograder.class_report import not_answered
 
     assert not_answered(data, "01_tiny")["01_jac"] == 4
     assert main(["--course", str(course_dir), "report"]) == 0

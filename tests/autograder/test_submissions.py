@@ -53,7 +53,7 @@ def test_same_version_and_newer():
 
 
 def _todo(course):
-    from autograder.cmd_grade import Grader
+    from autograder.class_grading import Grader
     from autograder.course import Course
     from autograder.sandbox import Limits
 
