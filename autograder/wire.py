@@ -11,8 +11,6 @@ import math
 
 import numpy as np
 
-from chainrule_utils.values import type_name
-
 MAX_NUMBERS = 10**5          # numbers per encoded answer
 MAX_CHARS = 20_000           # characters per string
 MAX_DEPTH = 20
@@ -51,7 +49,7 @@ def encode(obj, *, _budget: _Budget | None = None, _depth: int = 0) -> dict:
     except RecursionError:
         return {"t": "other", "type": "too deep"}
     except Exception as exc:  # hostile __array__ / __len__ / __str__ ...
-        return {"t": "other", "type": type_name(obj), "why": f"{type(exc).__name__}"}
+        return {"t": "other", "type": _type_name(obj), "why": f"{type(exc).__name__}"}
 
 
 def _encode(obj, budget: _Budget, depth: int) -> dict:
@@ -96,7 +94,7 @@ def _encode(obj, budget: _Budget, depth: int) -> dict:
             raise OverflowError(f"answer has more than {MAX_ITEMS} items")
         return {"t": "dict", "v": [[_encode(k, budget, depth + 1), _encode(v, budget, depth + 1)]
                                    for k, v in list(obj.items())]}
-    return {"t": "other", "type": type_name(obj)}
+    return {"t": "other", "type": _type_name(obj)}
 
 
 def _encode_array(arr: np.ndarray, budget: _Budget) -> dict:
@@ -120,6 +118,12 @@ def _encode_array(arr: np.ndarray, budget: _Budget) -> dict:
 
 def _is_sympy(obj) -> bool:
     return type(obj).__module__.startswith("sympy")
+
+
+def _type_name(obj) -> str:
+    from chainrule_utils.values import type_name  # here, not at import: kinds import this module
+
+    return type_name(obj)
 
 
 # ---------------------------------------------------------------------------------------------

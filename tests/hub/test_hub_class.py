@@ -10,6 +10,7 @@ the hub leaves no process behind.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -251,7 +252,9 @@ def test_a_class_on_the_hub(hub, tmp_path):
         return results
 
     try:
-        results = asyncio.run(story())
+        # in a thread of its own: a session's sync Playwright (the site tests) keeps a loop running here
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, story()).result()
     except Exception as exc:
         hub.keep_logs(tmp_path)
         raise AssertionError(f"{exc}\n\nscreenshots and logs in {tmp_path}; hub log:\n{hub.log_tail()}") from exc
