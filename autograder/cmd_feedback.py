@@ -1,14 +1,7 @@
-"""`feedback [ASSIGNMENT...] [--student ID ...]`: one HTML page per student and assignment.
+"""`feedback [ASSIGNMENT...] [--student ID ...]`: one HTML page per student and assignment, in
+feedback/<student>/<assignment>/<assignment>.html, plus the instructor's index.
 
-feedback/<student>/<assignment>/<assignment>.html shows the score per question, and for each exercise
-that lost points the diagnosis message, the student's own answer cell and the prompt (Markdown with
-math); hand-graded cells show their status. An ungraded submission gets a page saying why.
-Never on a page: hidden tests, their tracebacks, solutions. Prompts come from the RELEASED student copy
-(or, without one, only from unmarked markdown cells of the source); a student's answer that contains a
-line of the reference solution (e.g. a correct answer the notebook never reached) is not echoed.
-Everything the student wrote is escaped. Math in prompts is typeset when the page is written (autograder/mathrender.py,
-via H.page); its fonts (and MathJax itself, for the browser-side fallback where node is missing) are copied to
-feedback/_static/ and referenced relatively: the pages work offline.
+What a page shows and never shows: autograder/feedback_pages.py.
 """
 from __future__ import annotations
 
