@@ -12,7 +12,6 @@ rest. An assignment whose source cannot be graded is reported and skipped; the o
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sys
 import time
@@ -217,9 +216,13 @@ class Grader:
         from autograder.grading import run_student, student_job
         from autograder.notebooks import NotebookError, read_notebook
         from autograder.safe_open import check_submission
+        from autograder.submissions import timestamp_text, version
 
         folder = self.course.submitted / student / plan.name
-        out = {"notebooks": {}, "ungraded": None, "duration": 0.0}
+        # the version graded is the one read now: a collect that replaces the folder while this runs must
+        # leave a verdict that is stale (so the next grade takes the new submission), never a fresh one
+        out = {"notebooks": {}, "ungraded": None, "duration": 0.0, "timestamp": timestamp_text(folder),
+               "stamp": version(folder, [nb.stem for nb in plan.notebooks])}
         refused = check_submission(self.course.submitted, student, plan.name,
                                    [f"{nb.stem}.ipynb" for nb in plan.notebooks] + ["timestamp.txt"])
         if refused:
@@ -276,8 +279,10 @@ class Grader:
 
         a = plan.name
         folder = self.course.submitted / student / a
-        timestamp = timestamp_text(folder)
-        stamp = version(folder, [nb.stem for nb in plan.notebooks])
+        if "stamp" in outcome:      # read before the run (_run_submission)
+            timestamp, stamp = outcome["timestamp"], outcome["stamp"]
+        else:                       # a run that failed before it began
+            timestamp, stamp = timestamp_text(folder), version(folder, [nb.stem for nb in plan.notebooks])
         now = datetime.now(UTC).isoformat(timespec="seconds")
         verdicts = {}
         budget = self.judges.budget()   # each answer judged in a limited worker process
@@ -320,8 +325,8 @@ class Grader:
             add_verdicts(job.assembled, {r.grade_id: (r.score, r.max_score, r.mistake, r.message)
                                          for r in rows if r.notebook == nb.stem and r.kind == "auto"})
             write_notebook(job.assembled.notebook, out_dir / f"{nb.stem}.ipynb")
-            if timestamp is not None:  # a regular file, not a symlink (timestamp_text checked)
-                shutil.copy2(folder / "timestamp.txt", out_dir / "timestamp.txt", follow_symlinks=False)
+            if timestamp is not None:  # the text of the version graded (not the file as it is now)
+                (out_dir / "timestamp.txt").write_text(timestamp + "\n", encoding="utf-8")
         manual = record_nbgrader(self.course, a, student, auto, timestamp)
         for nb in plan.notebooks:
             for m in nb.manual:

@@ -207,14 +207,15 @@ def load_class(course: Course, assignments: list[str] | None = None) -> ClassDat
                     known.add(r.grade_id)
     pending = {(a, s) for s in course.students() for a in names_
                if (a, s) not in subs and any((course.submitted / s / a).glob("*.ipynb"))}
-    for key in [k for k, sub in subs.items() if _resubmitted(course, sub)]:
+    stems = {a: [p.stem for p in course.source_notebooks(a)] for a in {sub.assignment for sub in subs.values()}}
+    for key in [k for k, sub in subs.items() if _resubmitted(course, sub, stems[sub.assignment])]:
         subs.pop(key)            # the verdict is for an older submission: not a grade of this one
         results.pop(key, None)
         pending.add(key)
     return ClassData(names_, qs, students, names, lms, subs, results, pending)
 
 
-def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
+def _resubmitted(course: Course, sub: SubmissionRow, stems: list[str]) -> bool:
     """True when submitted/ no longer holds the submission this verdict was given for: `grade` would
     grade it again (autograder/submissions.py: one definition of "the stored verdict is current")."""
     from autograder.submissions import verdict_is_current
@@ -222,5 +223,4 @@ def _resubmitted(course: Course, sub: SubmissionRow) -> bool:
     folder = course.submitted / sub.student / sub.assignment
     if not folder.is_dir():
         return False
-    stems = [p.stem for p in course.source_notebooks(sub.assignment)]
     return not verdict_is_current(sub.timestamp, folder, stems)

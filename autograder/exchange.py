@@ -292,9 +292,20 @@ def _store(dest: Path, files: dict[str, bytes], when: dt.datetime | None) -> Non
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _same_file(path: Path, data: bytes) -> bool:
+    """Whether the regular file `path` (never followed if a symlink) holds exactly `data`."""
+    from autograder.safe_open import read_bytes
+
+    try:
+        return read_bytes(path, len(data) + 1) == data
+    except OSError:
+        return False
+
+
 def collect(course: Course, *, max_file: int, dry_run: bool = False, out=None) -> dict:
     """Take the newest exchange submission of each student and assignment into submitted/<owner>/<a>/."""
-    from autograder.submissions import format_timestamp, is_newer, parse_timestamp, timestamp_text
+    from autograder import submissions
+    from autograder.submissions import format_timestamp
 
     out = out or sys.stdout
     ex = open_exchange(course)
@@ -313,11 +324,12 @@ def collect(course: Course, *, max_file: int, dry_run: bool = False, out=None) -
             skipped.append((sub.folder, f"none of the notebooks of {assignment} is in it"))
             continue
         dest = course.submitted / student / assignment
-        before = parse_timestamp(timestamp_text(dest) or "")
+        stems = [Path(n).stem for n in notebooks[assignment]]
         action = "collected"
-        if dest.exists():
-            same = all((dest / n).is_file() and (dest / n).read_bytes() == d for n, d in files.items())
-            if before is not None and not is_newer(sub.timestamp, before) and sub.timestamp != before:
+        if submissions.has_notebook(dest, stems):   # "newer" as every collect decides it (submissions)
+            before = submissions.version_time(dest, stems)
+            same = all(_same_file(dest / n, d) for n, d in files.items())
+            if before is not None and not submissions.is_newer(sub.timestamp, before) and sub.timestamp != before:
                 stats["kept"].append(label)
                 print(f"kept the newer existing one  {label}: existing {format_timestamp(before)}, "
                       f"{sub.folder} is from {when_text}", file=out)
@@ -330,7 +342,7 @@ def collect(course: Course, *, max_file: int, dry_run: bool = False, out=None) -
         if not dry_run:
             _store(dest, files, sub.timestamp)
         stats[action].append(label)
-        extra = " (older submission replaced; regrade it with grade --force)" if action == "replaced" else ""
+        extra = " (older submission replaced; the next `grade` grades it without --force)" if action == "replaced" else ""
         print(f"{action}  {label}  <- exchange {sub.folder} ({when_text}){extra}", file=out)
     for path, reason in skipped:
         print(f"skipped  {path}: {reason}", file=out)

@@ -135,7 +135,14 @@ class JudgePool:
         with self._lock:
             self._live = [w for w in self._live if w is not worker]
         if not self._closed:
-            self._idle.put(self._spawn())
+            try:
+                self._idle.put(self._spawn())
+            except BaseException:
+                # no worker in its place: the next judge() starts the pool again, never waiting on an
+                # empty queue (that would stop the whole run)
+                with self._start_lock:
+                    self._ctx = None
+                raise
 
     def _spawn(self) -> _Worker:
         w = _Worker(self._ctx, self.limits.memory_mb)

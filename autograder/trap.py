@@ -537,7 +537,9 @@ class _Evaluation:
     def __init__(self, trap: Trap, name: str, target):
         self.trap, self.name, self.target = trap, name, target
         self.probe_args: list = []
-        self.off_probe: list = []
+        self.probes = 0                  # probes announced so far
+        self.near: set[int] = set()      # probes at which the target ran a small step away
+        self.off_probe: list = []        # complex steps
         self.restore = None
 
     def __enter__(self):
@@ -550,6 +552,14 @@ class _Evaluation:
     def probe(self, args) -> None:
         """The arguments of the probe evaluated next (the target may be called with these)."""
         self.probe_args = list(args)
+        self.probes += 1
+
+    def stepped(self) -> bool:
+        """A numerical derivative of the target: a complex step anywhere, or a small real step at EVERY
+        probe. A finite difference steps at each point it is asked about; a formula that evaluates the
+        target elsewhere (sigma(-x), f(x + c)) lands near the probe only at some probes (x near 0, large
+        x), and must not cost an honest answer its points."""
+        return bool(self.off_probe) or (self.probes > 0 and len(self.near) >= self.probes)
 
     def __exit__(self, *exc):
         t = self.trap
@@ -560,7 +570,7 @@ class _Evaluation:
             t.taint[self.name] = {"routine": t.shared.label(), "how": "evaluated", "cell": None}
             t._since = now
             _clear_sympy_cache()
-        elif self.off_probe:
+        elif self.stepped():
             t.taint[self.name] = {"routine": self.target, "how": "target", "cell": None}
         return False
 
@@ -581,8 +591,11 @@ def _watch_target(ns: dict, name: str, ev: _Evaluation):
     hook = f"__chainrule_target_{id(fn)}__"
 
     def recorder(*args, **kwargs):
-        if _numerical_call(list(args) + list(kwargs.values()), ev.probe_args):
+        step = _numerical_call(list(args) + list(kwargs.values()), ev.probe_args)
+        if step == "complex":
             ev.off_probe.append(True)
+        elif step == "real":
+            ev.near.add(ev.probes)
         return copy(*args, **kwargs)
 
     tramp = compile(f"lambda *a, **k: {hook}(*a, **k)", fn.__code__.co_filename, "eval")
@@ -601,12 +614,13 @@ def _watch_target(ns: dict, name: str, ev: _Evaluation):
     return restore
 
 
-def _numerical_call(args: list, probe: list) -> bool:
-    """Whether a call of the target with `args`, while the answer is evaluated at `probe`, is a step of
-    a numerical derivative: an argument that is complex where the probes are real (a complex step), or
-    a small perturbation of the probe's argument of the same shape (0 < max |change| <= 5% of its
-    scale: a finite-difference step). The target at the probe's own arguments is a formula using its
-    value; with other arguments (constants, a different point) it is not a derivative either."""
+def _numerical_call(args: list, probe: list) -> str | None:
+    """Whether a call of the target with `args`, while the answer is evaluated at `probe`, can be a step
+    of a numerical derivative: "complex" for an argument that is complex where the probes are real (a
+    complex step), "real" for a small perturbation of the probe's argument of the same shape
+    (0 < max |change| <= 5% of its scale: a finite-difference step; _Evaluation.stepped decides over
+    all probes), else None. The target at the probe's own arguments is a formula using its value; with
+    other arguments (constants, a different point) it is not a derivative either."""
     for a in args:
         if isinstance(a, (bool, str)) or a is None:
             continue
@@ -615,7 +629,7 @@ def _numerical_call(args: list, probe: list) -> bool:
         except Exception:  # noqa: BLE001  (an odd argument says nothing about a derivative)
             continue
         if arr.dtype.kind == "c" and np.any(np.imag(arr) != 0):
-            return True
+            return "complex"
         if arr.dtype.kind not in "biuf":
             continue
         flat = arr.astype(float).ravel()
@@ -628,8 +642,8 @@ def _numerical_call(args: list, probe: list) -> bool:
                 continue
             change = float(np.max(np.abs(flat - q)))
             if 0 < change <= 0.05 * (1 + float(np.max(np.abs(q)))):
-                return True
-    return False
+                return "real"
+    return None
 
 
 def _differentiates(args, kwargs, when) -> bool:

@@ -395,3 +395,34 @@ def test_a_malformed_verdict_from_a_worker_is_refused():
         with pytest.raises(ValueError):
             _verdict(bad)
     assert _verdict({"credit": 0.5, "mistake": "x", "message": "m", "detail": {}}).credit == 0.5
+
+
+def test_a_worker_that_cannot_be_replaced_does_not_stop_the_next_submission(monkeypatch):
+    """A replacement worker that fails to start (fork refused, out of memory) costs the request that
+    needed it; the next request starts the pool again instead of waiting forever on an empty queue."""
+    import threading
+
+    from autograder.judging_pool import JudgeLimits, JudgePool
+
+    pool = JudgePool(1, JudgeLimits())
+    try:
+        pool.judge(*_expression_case("x"), 5)  # started
+        os.kill(pool._idle.queue[0].proc.pid, signal.SIGKILL)
+        real, failed = pool._spawn, []
+
+        def refuse_once():
+            if not failed:
+                failed.append(True)
+                raise OSError("fork refused")
+            return real()
+        monkeypatch.setattr(pool, "_spawn", refuse_once)
+        with pytest.raises(OSError):
+            pool.judge(*_expression_case("20*x**4 - 6*x"), 5)
+        result = []
+        t = threading.Thread(target=lambda: result.append(pool.judge(*_expression_case("20*x**4 - 6*x"), 5)),
+                             daemon=True)
+        t.start()
+        t.join(60)
+        assert result and result[0][0].credit == 1.0, "the next request waited on an empty pool"
+    finally:
+        pool.close()

@@ -197,3 +197,20 @@ def test_an_expression_typed_before_a_check_is_not_the_checks_result():
                       "print(sp.simplify(dp_dx - sp.diff(x**2 * sp.sin(x), x)))",
                       "print(sp.diff(x * dp_dx, x))"], _expr())
     assert answer.get("trap") is None, answer
+
+
+SIGMOID = "def s(x):\n    return 1 / (1 + np.exp(-x))\n"
+
+
+@pytest.mark.parametrize("answer, counts", [
+    ("def ds(x):\n    return s(x) * s(-x)\n", False),               # a formula: s at -x, near x only when x ~ 0
+    ("def ds(x):\n    return s(x) * (1 - s(x + 1.0)) * 0 + s(x) * s(-x)\n", False),
+    ("def ds(x):\n    h = 1e-5\n    return (s(x + h) - s(x - h)) / (2 * h)\n", True),   # a step at every probe
+])
+def test_the_target_near_one_probe_is_a_formula_near_every_probe_a_step(answer, counts):
+    """sigma'(x) = sigma(x) sigma(-x) evaluates the target at -x, a small step from a probe near 0: an
+    honest answer keeps its points; a finite difference steps at every probe and counts."""
+    probes = [[np.array([0.01, -0.02])], [np.array([1.3, -0.8])], [np.array([-1.7, 2.2])]]
+    got, run = _run([PRE + SIGMOID, answer], _func("ds", "s", probes))
+    assert got["status"] == "ok", (got, run.cell_errors)
+    assert bool(got.get("trap")) is counts, got
